@@ -1,0 +1,30 @@
+/** What a command gets: its arguments, the environment, and where to write. Commands never touch process.* directly. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** True when stdin and stdout are a terminal: prompts and spinners are allowed. */
+  interactive: boolean;
+  prompt(question: string, opts?: { secret?: boolean; default?: string }): Promise<string>;
+}
+
+export interface CliContext {
+  argv: string[];
+  env: Readonly<Record<string, string | undefined>>;
+  home: string;
+  io: CliIo;
+}
+
+/** A failure to report to the user: message, optional detail lines, exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly detail: string[] = [],
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export interface Command {
+  run(ctx: CliContext): Promise<number | void>;
+}

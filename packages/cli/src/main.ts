@@ -1,0 +1,76 @@
+import { OutpostError } from "@outpost/sdk/client-error";
+import { CliError, type CliContext, type Command } from "./context.js";
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+// Each command is a separate chunk, imported only when run: `outpost ssh --stdio` must start fast.
+const COMMANDS: Record<string, CommandEntry> = {
+  login: { summary: "Log in to a deployment (or set up a new one)", load: () => import("./commands/login.js") },
+  logout: { summary: "Log out and forget the saved session", load: () => import("./commands/logout.js") },
+  whoami: { summary: "Show the logged-in user and deployment", load: () => import("./commands/whoami.js") },
+  users: { summary: "Manage users: list, create, show, suspend, activate, delete, roles", load: () => import("./commands/users.js") },
+  tokens: { summary: "Manage your API tokens: create, list, delete", load: () => import("./commands/tokens.js") },
+  server: { summary: "Run the Outpost server (embedded PostgreSQL by default)", load: () => import("./commands/server.js") },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    "Outpost: self-hosted remote development workspaces",
+    "",
+    "Usage: outpost <command> [options]",
+    "",
+    "Commands:",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Run `outpost <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+function reportError(ctx: CliContext, err: unknown): number {
+  if (err instanceof CliError) {
+    ctx.io.err(`error: ${err.message}`);
+    for (const d of err.detail) ctx.io.err(`  ${d}`);
+    return err.exitCode;
+  }
+  if (err instanceof OutpostError) {
+    ctx.io.err(`error: ${err.message}`);
+    if (err.detail) ctx.io.err(`  ${err.detail}`);
+    for (const v of err.validations) ctx.io.err(`  ${v.field}: ${v.detail}`);
+    if (err.retryAfterSeconds) ctx.io.err(`  retry after ${err.retryAfterSeconds} s`);
+    return 1;
+  }
+  if ((err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    ctx.io.err(`error: ${(err as Error).message}`);
+    return 2;
+  }
+  ctx.io.err(`error: ${(err as Error).message ?? String(err)}`);
+  return 1;
+}
+
+export async function main(ctx: CliContext): Promise<number> {
+  const [name, ...rest] = ctx.argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    ctx.io.out(usage());
+    return name ? 0 : 2;
+  }
+  if (name === "--version" || name === "version") {
+    ctx.io.out("outpost 0.1.0");
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    ctx.io.err(`error: unknown command "${name}"`);
+    ctx.io.err("Run `outpost --help` for the list of commands.");
+    return 2;
+  }
+  try {
+    const command = await entry.load();
+    return (await command.run({ ...ctx, argv: rest })) ?? 0;
+  } catch (err) {
+    return reportError(ctx, err);
+  }
+}

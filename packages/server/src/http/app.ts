@@ -1,0 +1,140 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import fastifyCookie from "@fastify/cookie";
+import { validationsFromZod } from "@outpost/sdk/errors";
+import type { z } from "zod";
+import { ApiError, unauthenticated } from "../errors.js";
+import { writeAudit, type AuditRecord } from "../services/audit.js";
+import type { Deps } from "../services/deps.js";
+import { resolveCaller } from "./auth.js";
+import type { Caller, RouteDef } from "./route.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    auditRecord?: AuditRecord;
+    caller?: Caller;
+  }
+}
+
+function parseWith(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return undefined;
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new ApiError("INVALID_INPUT", `invalid request ${where}`, undefined, validationsFromZod(r.error, where === "body" ? "" : where));
+}
+
+/** Maps framework errors (bad JSON, body too large, bad content type) onto the API error shape. */
+function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  switch (e.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new ApiError("PAYLOAD_TOO_LARGE", "request body is too large", e.message);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new ApiError("INVALID_INPUT", "unsupported content type", "send the body as application/json");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new ApiError("INVALID_INPUT", "request body is empty", "send a JSON object", [{ field: "body", detail: "is required" }]);
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new ApiError("INVALID_INPUT", "content length does not match the body");
+  }
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ApiError(e.statusCode === 413 ? "PAYLOAD_TOO_LARGE" : e.statusCode === 404 ? "NOT_FOUND" : "INVALID_INPUT", "invalid request", e.message);
+  }
+  return undefined;
+}
+
+export interface AppOptions {
+  routes: RouteDef[];
+}
+
+export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.config.maxBodyBytes,
+    genReqId: () => randomUUID(),
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  });
+  await app.register(fastifyCookie);
+
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new ApiError("INVALID_INPUT", "malformed JSON body", (err as Error).message, [{ field: "body", detail: "is not valid JSON" }]), undefined);
+    }
+  });
+
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("x-request-id", req.id);
+  });
+
+  // Written before the response leaves, with its final status, so a client that reads the audit log next sees it.
+  app.addHook("onSend", async (req, reply, payload) => {
+    const record = req.auditRecord;
+    if (record) {
+      req.auditRecord = undefined;
+      await writeAudit(deps, record, {
+        userId: req.caller?.user.id ?? null,
+        ip: req.ip ?? null,
+        userAgent: req.headers["user-agent"] ?? null,
+        requestId: req.id,
+        statusCode: reply.statusCode,
+      }).catch((err) => deps.logger.error({ err, record: { ...record, old: undefined, new: undefined } }, "writing audit log failed"));
+    }
+    return payload;
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    deps.logger.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+  });
+
+  app.setErrorHandler(async (err, req, reply) => {
+    const apiErr = toApiError(err);
+    if (!apiErr) {
+      deps.logger.error({ err, method: req.method, url: req.url, requestId: req.id }, "internal error");
+      return reply.code(500).send({ code: "INTERNAL", message: "internal server error", detail: `request id ${req.id}` });
+    }
+    for (const [k, v] of Object.entries(apiErr.headers ?? {})) reply.header(k, v);
+    return reply.code(apiErr.status).send(apiErr.toResponse());
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    return reply.code(404).send({ code: "NOT_FOUND", message: `no route ${req.method} ${req.url.split("?")[0]}` });
+  });
+
+  for (const def of opts.routes) {
+    app.route({
+      method: def.method,
+      url: def.url,
+      handler: async (req: FastifyRequest, reply) => {
+        const caller = await resolveCaller(deps, req);
+        if (def.authenticated && !caller) throw unauthenticated();
+        req.caller = caller;
+        const params = parseWith(def.params, req.params, "params");
+        const query = parseWith(def.query, req.query ?? {}, "query");
+        const body = parseWith(def.body, req.body, "body");
+        let status: number | undefined;
+        const result = await def.handler({
+          deps,
+          params,
+          query,
+          body,
+          caller: caller as Caller,
+          audit: { set: (r) => (req.auditRecord = r) },
+          ip: req.ip,
+          request: req,
+          reply,
+          status: (code) => (status = code),
+        });
+        if (reply.sent) return reply;
+        if (result === undefined) return reply.code(status ?? 204).send();
+        return reply.code(status ?? 200).send(result);
+      },
+    });
+  }
+  return app;
+}

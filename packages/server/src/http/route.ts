@@ -1,0 +1,58 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { z } from "zod";
+import type { ApiKeyRow } from "../db/queries/api-keys.js";
+import type { UserRow } from "../db/queries/users.js";
+import type { AuditRecord, AuditSink } from "../services/audit.js";
+import type { Deps } from "../services/deps.js";
+import type { Action, ResourceType, Subject } from "../services/rbac.js";
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** The authenticated caller of a route that requires a session. */
+export interface Caller {
+  subject: Subject;
+  user: UserRow;
+  key: ApiKeyRow;
+}
+
+export interface RouteContext<P, Q, B, A extends boolean> {
+  deps: Deps;
+  params: P;
+  query: Q;
+  body: B;
+  caller: A extends true ? Caller : Caller | undefined;
+  audit: AuditSink;
+  ip: string;
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** Status for a successful answer (default 200, or 204 when the handler returns nothing). */
+  status(code: number): void;
+}
+
+type Schema = z.ZodType;
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteDef<P extends Schema | undefined = Schema | undefined, Q extends Schema | undefined = Schema | undefined, B extends Schema | undefined = Schema | undefined, A extends boolean = boolean> {
+  method: Method;
+  url: string;
+  /** Whether a session is required. Public routes still see the caller when one is presented. */
+  authenticated: A;
+  /** The permission this route exercises, as named in the policy table; "public" for unauthenticated routes. */
+  action: `${Action}:${ResourceType}` | "public" | "session";
+  summary: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  handler(ctx: RouteContext<Out<P>, Out<Q>, Out<B>, A>): Promise<unknown>;
+}
+
+/** Declares a route with types inferred from its zod schemas. */
+export function route<P extends Schema | undefined = undefined, Q extends Schema | undefined = undefined, B extends Schema | undefined = undefined, A extends boolean = true>(
+  def: RouteDef<P, Q, B, A>,
+): RouteDef {
+  return def as unknown as RouteDef;
+}
+
+export interface PendingAudit {
+  record?: AuditRecord;
+}

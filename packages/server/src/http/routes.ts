@@ -1,0 +1,11 @@
+import type { RouteDef } from "./route.js";
+import { apiKeyRoutes } from "./routes/api-keys.js";
+import { auditRoutes } from "./routes/audit.js";
+import { metaRoutes } from "./routes/meta.js";
+import { sessionRoutes } from "./routes/sessions.js";
+import { userRoutes } from "./routes/users.js";
+
+/** Every route the server serves; the authz matrix test walks this list. */
+export function allRoutes(): RouteDef[] {
+  return [...metaRoutes, ...sessionRoutes, ...userRoutes, ...apiKeyRoutes, ...auditRoutes];
+}

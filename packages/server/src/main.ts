@@ -1,0 +1,57 @@
+import { systemClock } from "./clock.js";
+import { ConfigError, loadConfig, renderConfigDocs, renderHelp } from "./config.js";
+import { createLogger } from "./logger.js";
+import { startServer } from "./server.js";
+
+export interface ServerIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** `outpost server`: runs until SIGINT/SIGTERM, then shuts PostgreSQL down cleanly. Returns the exit code. */
+export async function runServerCommand(argv: string[], io: ServerIo): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    io.out(renderHelp());
+    return 0;
+  }
+  if (argv.includes("--print-config-docs")) {
+    io.out(renderConfigDocs());
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`outpost server: ${err.message}`);
+      io.err("Run `outpost server --help` for the options.");
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer({ config, logger, clock: systemClock, onStage: (s) => io.err(`==> ${s}`) });
+  } catch (err) {
+    io.err(`outpost server: failed to start: ${(err as Error).message}`);
+    return 1;
+  }
+  io.out("");
+  io.out(`Outpost is running at ${server.url}`);
+  io.out("");
+  io.out("Create the first user (the site owner) with:");
+  io.out(`  npx outpost login ${server.url}`);
+  io.out("");
+  io.out("Press Ctrl-C to stop.");
+  return new Promise<number>((resolve) => {
+    const stop = async (signal: string) => {
+      io.err(`==> ${signal}: shutting down`);
+      await server.close();
+      io.err("==> stopped");
+      resolve(0);
+    };
+    process.once("SIGINT", () => void stop("SIGINT"));
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+  });
+}

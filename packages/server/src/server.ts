@@ -1,0 +1,64 @@
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Clock } from "./clock.js";
+import type { ServerConfig } from "./config.js";
+import { readBuildInfo } from "./build-info.js";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./db/embedded-postgres.js";
+import { migrate } from "./db/migrate.js";
+import { createPool } from "./db/pool.js";
+import { buildApp } from "./http/app.js";
+import { allRoutes } from "./http/routes.js";
+import type { Deps } from "./services/deps.js";
+import { RateLimiter } from "./services/rate-limit.js";
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  deps: Deps;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: ServerConfig;
+  logger: Logger;
+  clock: Clock;
+  /** Reports start-up stages to whoever is watching (the CLI prints them). */
+  onStage?: (stage: string) => void;
+}
+
+/** Brings up the database (embedded unless a URL is configured), migrates, and listens. */
+export async function startServer({ config, logger, clock, onStage }: StartOptions): Promise<RunningServer> {
+  let embedded: EmbeddedPostgres | undefined;
+  let pgUrl = config.pgConnectionUrl;
+  if (!pgUrl) {
+    onStage?.("starting embedded PostgreSQL");
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, rootFallbackDir: config.embeddedPgRoot, logger });
+    pgUrl = embedded.url;
+  }
+  const db = createPool(pgUrl);
+  try {
+    onStage?.("applying migrations");
+    const applied = await migrate(db);
+    if (applied.length) logger.info({ applied }, "migrations applied");
+    const deps: Deps = { db, logger, clock, config, loginLimiter: new RateLimiter(clock), buildInfo: readBuildInfo() };
+    const app = await buildApp(deps, { routes: allRoutes() });
+    onStage?.("listening");
+    await app.listen({ host: config.httpAddress.host, port: config.httpAddress.port });
+    const addr = app.server.address();
+    const port = typeof addr === "object" && addr ? addr.port : config.httpAddress.port;
+    const host = config.httpAddress.host.includes(":") ? `[${config.httpAddress.host}]` : config.httpAddress.host;
+    const url = config.httpAddress.port === 0 ? `http://${host}:${port}` : config.accessUrl;
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        await app.close().catch((err) => logger.warn({ err }, "closing HTTP server"));
+        await db.end().catch(() => undefined);
+        await embedded?.stop();
+      })());
+    return { url, app, deps, close };
+  } catch (err) {
+    await db.end().catch(() => undefined);
+    await embedded?.stop();
+    throw err;
+  }
+}

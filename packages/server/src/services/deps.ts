@@ -1,0 +1,16 @@
+import type { Logger } from "pino";
+import type { ServerConfig } from "../config.js";
+import type { Clock } from "../clock.js";
+import type { Db } from "../db/pool.js";
+import type { BuildInfo } from "@outpost/sdk/buildinfo";
+import type { RateLimiter } from "./rate-limit.js";
+
+/** What every service needs, passed in explicitly (no module-level singletons). */
+export interface Deps {
+  db: Db;
+  logger: Logger;
+  clock: Clock;
+  config: ServerConfig;
+  loginLimiter: RateLimiter;
+  buildInfo: BuildInfo;
+}
