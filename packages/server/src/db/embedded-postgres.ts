@@ -141,7 +141,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const pgdata = path.join(base, "data");
   const passwordFile = path.join(base, "password");
   await fs.mkdir(base, { recursive: true, mode: 0o711 });
-  if (ids) await fs.chmod(base, 0o711);
+  if (ids) {
+    await fs.chmod(base, 0o711);
+    if (!reachableBy(ids, base)) {
+      throw new Error(`the postgres user cannot reach ${base} (a parent directory is not searchable); set OUTPOST_EMBEDDED_PG_ROOT to a directory it can reach, e.g. /var/lib/outpost`);
+    }
+  }
   // initdb/postgres must not inherit our locale or PG* variables (a user's PGPORT would redirect them).
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LC_ALL: "C", LANG: "C" };
   if (!existsSync(path.join(pgdata, "PG_VERSION"))) {
