@@ -3,9 +3,6 @@ import pg from "pg";
 export type Db = pg.Pool;
 export type Queryable = pg.Pool | pg.PoolClient;
 
-// Keep bigint counts and timestamps predictable: counts as numbers, timestamptz as Date (pg default).
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-
 export function createPool(url: string, max = 20): Db {
   const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
   // A dropped idle connection must not crash the process; the pool replaces it.
