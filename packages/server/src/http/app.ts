@@ -16,10 +16,26 @@ declare module "fastify" {
   }
 }
 
+/** PostgreSQL text cannot hold NUL (U+0000): find one before the database fails on it with a 500. */
+function pathToNul(value: unknown, path: string[]): string[] | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
+  if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      const found = pathToNul(v, [...path, k]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 function parseWith(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return undefined;
   const r = schema.safeParse(value);
-  if (r.success) return r.data;
+  if (r.success) {
+    const nul = pathToNul(r.data, where === "body" ? [] : [where]);
+    if (nul) throw new ApiError("INVALID_INPUT", `invalid request ${where}`, undefined, [{ field: nul.join(".") || "body", detail: "must not contain NUL characters" }]);
+    return r.data;
+  }
   throw new ApiError("INVALID_INPUT", `invalid request ${where}`, undefined, validationsFromZod(r.error, where === "body" ? "" : where));
 }
 
@@ -57,7 +73,8 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
   });
   await app.register(fastifyCookie);
 
-  app.removeContentTypeParser("application/json");
+  // JSON only: fastify's built-in text/plain parser would hand handlers a string body.
+  app.removeContentTypeParser(["application/json", "text/plain"]);
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     const text = body as string;
     if (text.trim() === "") return done(null, undefined);
