@@ -122,7 +122,7 @@ function runChild(dir: string, file: string, input: RunnerInput, opts: LoadOptio
     // A clean environment: the template sees no server secrets, and NODE_OPTIONS cannot inject code.
     const child = spawn(process.execPath, ["--enable-source-maps", "--max-old-space-size=256", file], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, LANG: "C.UTF-8" },
+      env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: dir, LANG: "C.UTF-8" },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     let stderrTail = "";

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
 import type { ServerConfig } from "./config.js";
@@ -6,14 +5,14 @@ import { readBuildInfo } from "./build-info.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
-import { buildApp } from "./http/app.js";
+import { buildApp, type HttpApp } from "./http/app.js";
 import { allRoutes } from "./http/routes.js";
 import type { Deps } from "./services/deps.js";
 import { RateLimiter } from "./services/rate-limit.js";
 
 export interface RunningServer {
   url: string;
-  app: FastifyInstance;
+  app: HttpApp;
   deps: Deps;
   close(): Promise<void>;
 }

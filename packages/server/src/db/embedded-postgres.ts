@@ -147,8 +147,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       throw new Error(`the postgres user cannot reach ${base} (a parent directory is not searchable); set OUTPOST_EMBEDDED_PG_ROOT to a directory it can reach, e.g. /var/lib/outpost`);
     }
   }
-  // initdb/postgres must not inherit our locale or PG* variables (a user's PGPORT would redirect them).
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LC_ALL: "C", LANG: "C" };
+  // initdb/postgres must not inherit our locale or PG* variables (a user's PGPORT would redirect them);
+  // they find their own helpers next to themselves, so a fixed PATH is enough.
+  const env: NodeJS.ProcessEnv = { PATH: "/usr/local/bin:/usr/bin:/bin", LC_ALL: "C", LANG: "C" };
   if (!existsSync(path.join(pgdata, "PG_VERSION"))) {
     logger.info({ pgdata }, "initialising embedded PostgreSQL cluster");
     await fs.rm(pgdata, { recursive: true, force: true });

@@ -59,6 +59,9 @@ function toApiError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+/** The HTTP application, as the rest of the server sees it (only http/ imports fastify). */
+export type HttpApp = FastifyInstance;
+
 export interface AppOptions {
   routes: RouteDef[];
 }
