@@ -73,8 +73,16 @@ export interface CliSandbox {
   sessionFile: string;
   /** Runs `outpost ARGS...` as a child process; env adds to (never inherits) OUTPOST_* variables. */
   run(args: string[], opts?: { env?: Record<string, string>; stdin?: string }): Promise<CliResult>;
+  /**
+   * Runs `outpost ARGS...` on a pseudo-terminal (util-linux `script`), so the CLI sees an interactive
+   * session: each step waits until the output contains `expect`, then types `send` and Enter.
+   * The output is what a terminal would show (prompts, echo, CRLF line ends).
+   */
+  runInTerminal(args: string[], steps: { expect: string; send: string }[], opts?: { env?: Record<string, string> }): Promise<CliResult>;
   cleanup(): Promise<void>;
 }
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /**
  * The child gets the parent's PATH and the like, but no OUTPOST_* variable from the parent, and its
@@ -108,6 +116,40 @@ export async function cliSandbox(): Promise<CliSandbox> {
           resolve({ code, stdout, stderr });
         });
         child.stdin.end(opts.stdin ?? "");
+      }),
+    runInTerminal: (args, steps, opts = {}) =>
+      new Promise<CliResult>((resolve, reject) => {
+        const command = [process.execPath, LAUNCHER, ...args].map(shellQuote).join(" ");
+        const child = spawn("script", ["-qec", command, "/dev/null"], {
+          cwd: home,
+          env: { ...base, HOME: home, OUTPOST_CONFIG_DIR: configDir, NO_COLOR: "1", ...opts.env },
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        let next = 0;
+        let seenUpTo = 0;
+        const feed = () => {
+          while (next < steps.length) {
+            const at = stdout.indexOf(steps[next]!.expect, seenUpTo);
+            if (at < 0) return;
+            seenUpTo = at + steps[next]!.expect.length;
+            child.stdin.write(steps[next]!.send + "\r");
+            next++;
+          }
+        };
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+          stdout += d;
+          feed();
+        });
+        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        const timer = setTimeout(() => child.kill("SIGKILL"), 25_000);
+        child.on("error", reject);
+        child.on("close", (code) => {
+          clearTimeout(timer);
+          child.stdin.destroy();
+          resolve({ code, stdout, stderr });
+        });
       }),
     cleanup: () => fs.rm(home, { recursive: true, force: true }),
   };

@@ -232,6 +232,45 @@ describe("outpost users", () => {
     expect((await serverUser("dave")).statusCode).toBe(404);
   });
 
+  it("in a terminal, create prompts for missing values and delete asks for confirmation", async () => {
+    const created = await cli.runInTerminal(
+      ["users", "create", "--role", "template-admin"],
+      [
+        { expect: "Username: ", send: "erin" },
+        { expect: "Email: ", send: "erin@example.com" },
+        { expect: "Password: ", send: "Tulip-field-31" },
+        { expect: "Confirm password: ", send: "Tulip-field-31" },
+      ],
+    );
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain("Created user erin (erin@example.com), roles: template-admin, member.");
+    // The secret answers are not echoed.
+    expect(created.stdout).not.toContain("Tulip-field-31");
+    expect((await serverUser("erin")).json().roles).toEqual(["template-admin", "member"]);
+    expect(await login(s, "erin@example.com", "Tulip-field-31")).toMatch(KEY);
+
+    const mismatch = await cli.runInTerminal(
+      ["users", "create", "--username", "frank", "--email", "frank@example.com"],
+      [
+        { expect: "Password: ", send: "Tulip-field-31" },
+        { expect: "Confirm password: ", send: "Tulip-field-32" },
+      ],
+    );
+    expect(mismatch.code).toBe(2);
+    expect(mismatch.stdout).toContain("passwords do not match");
+    expect((await serverUser("frank")).statusCode).toBe(404);
+
+    const kept = await cli.runInTerminal(["users", "delete", "erin"], [{ expect: "Delete user erin (erin@example.com)?", send: "n" }]);
+    expect(kept.code).toBe(1);
+    expect(kept.stdout).toContain("Not deleted.");
+    expect((await serverUser("erin")).statusCode).toBe(200);
+
+    const deleted = await cli.runInTerminal(["users", "delete", "erin"], [{ expect: "Delete user erin (erin@example.com)?", send: "y" }]);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toContain("Deleted user erin.");
+    expect((await serverUser("erin")).statusCode).toBe(404);
+  });
+
   it("delete refuses without -y when not interactive, and deletes with -y", async () => {
     const bobToken = await login(s, "bob@example.com", "Hammer-time-42");
     const refused = await cli.run(["users", "delete", "bob"]);
