@@ -59,7 +59,8 @@ function describe(u: User): string {
 
 const LIST_HELP = `Usage: outpost users list [options]
 
-Lists users (everyone, for owners, user admins and auditors; yourself otherwise).
+Lists users: everyone for owners, user admins, template admins and auditors; only yourself for
+other members.
 
 Options:
   -q, --search TEXT       match username, email or name (case-insensitive substring)
