@@ -83,13 +83,9 @@ export async function createUser(deps: Deps, subject: Subject, req: CreateUserRe
 
 export async function listUsers(deps: Deps, subject: Subject, query: ListUsersQuery): Promise<UserPage> {
   const f = ListUsersQuerySchema.parse(query);
-  // Someone who may not read all users sees only themselves, not an error.
-  if (!authorize(subject, "read", { type: "user" })) {
-    const self = await q.getUserById(deps.db, subject.userId);
-    const items = self && f.offset === 0 ? [toUser(self)] : [];
-    return { items, count: self ? 1 : 0 };
-  }
-  const { rows, count } = await q.listUsers(deps.db, { search: f.q, status: f.status, role: f.role, limit: f.limit, offset: f.offset });
+  // Someone who may not read all users sees only themselves (filters still apply), not an error.
+  const onlyId = authorize(subject, "read", { type: "user" }) ? undefined : subject.userId;
+  const { rows, count } = await q.listUsers(deps.db, { search: f.q, status: f.status, role: f.role, onlyId, limit: f.limit, offset: f.offset });
   return { items: rows.map(toUser), count };
 }
 

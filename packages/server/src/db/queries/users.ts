@@ -57,6 +57,8 @@ export interface UserFilter {
   search?: string;
   status?: string;
   role?: string;
+  /** Restricts the list to one user (a caller who may read only themselves). */
+  onlyId?: string;
   limit: number;
   offset: number;
 }
@@ -71,6 +73,10 @@ export async function listUsers(q: Queryable, f: UserFilter): Promise<{ rows: Us
   if (f.status) {
     args.push(f.status);
     where.push(`status = $${args.length}`);
+  }
+  if (f.onlyId) {
+    args.push(f.onlyId);
+    where.push(`id = $${args.length}`);
   }
   if (f.role && f.role !== "member") {
     args.push(f.role);
