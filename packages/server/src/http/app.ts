@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import fastifyCookie from "@fastify/cookie";
 import { validationsFromZod } from "@outpost/sdk/errors";
 import type { z } from "zod";
@@ -73,6 +73,11 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // Bad percent-encoding and over-long path parameters are refused before routing, so bypass the error handler.
+    frameworkErrors: (err, _req, reply) => {
+      const apiErr = err.code === "FST_ERR_MAX_PARAM_LENGTH" ? new ApiError("INVALID_INPUT", "a path parameter is too long") : new ApiError("INVALID_INPUT", "malformed URL", "the path is not valid percent-encoding");
+      void (reply as FastifyReply).code(apiErr.status).send(apiErr.toResponse());
+    },
   });
   await app.register(fastifyCookie);
 

@@ -8,7 +8,7 @@ const StrictErrorSchema = ErrorResponseSchema.strict();
 /** Signs that a response leaks server internals: stack frames, source paths, dependency folders. */
 const LEAK_PATTERNS: RegExp[] = [
   /\bat [^\n]*\((?:file:\/\/)?\/[^)]*:\d+:\d+\)/, // "at fn (/path/file.js:1:2)"
-  /\n\s+at /, // any multi-line stack
+  /(?:\n|\\n)\s*at \S/, // a multi-line stack, raw or JSON-escaped
   /node_modules/,
   /\/work\/|\/src\/|\/dist\//, // absolute or source paths
   /\.(?:ts|js|mjs):\d+/, // file:line

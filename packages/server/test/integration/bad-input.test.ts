@@ -303,6 +303,16 @@ describe("unknown routes and bad parameters", () => {
     expectFieldError(await s.request({ method: "PUT", url: "/api/v2/users/member1/status/ban", token: owner }), "params.status");
   });
 
+  it.each([
+    ["a lone percent sign", "/api/v2/users/%"],
+    ["a bad percent escape", "/api/v2/users/%zz/keys/tokens"],
+    ["a path parameter over the router's limit", `/api/v2/users/${"u".repeat(300)}`],
+    ["an over-long key parameter", `/api/v2/users/me/keys/${"k".repeat(300)}`],
+  ])("%s answers 400 in the error shape, before routing", async (_name, url) => {
+    const err = expectError(await s.request({ method: "GET", url, token: owner }), "INVALID_INPUT");
+    expect(JSON.stringify(err)).not.toContain("FST_");
+  });
+
   it("an over-long user reference answers 400 naming params.user", async () => {
     expectFieldError(await s.request({ method: "GET", url: `/api/v2/users/${"u".repeat(65)}`, token: owner }), "params.user");
   });
