@@ -136,7 +136,11 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
       method: def.method,
       url: def.url,
       handler: async (req: FastifyRequest, reply) => {
-        const caller = await resolveCaller(deps, req);
+        const caller = await resolveCaller(deps, req).catch((err: unknown) => {
+          // A public route serves anyone: a stale token (an old cookie at login) is no reason to refuse it.
+          if (!def.authenticated && err instanceof ApiError) return undefined;
+          throw err;
+        });
         if (def.authenticated && !caller) throw unauthenticated();
         req.caller = caller;
         const params = parseWith(def.params, req.params, "params");

@@ -190,6 +190,30 @@ describe("API tokens", () => {
   });
 });
 
+describe("stale credentials on public routes", () => {
+  it("a dead session cookie or token does not stop you logging in or reading public routes", async () => {
+    const u = await createUserWithRoles(s, owner, "stale-user", []);
+    const other = await login(s, "stale-user@example.com", MEMBER_PASSWORD);
+    // Another browser changes the password: this browser's cookie now names a deleted session.
+    expect((await s.request({ method: "PUT", url: "/api/v2/users/me/password", token: other, payload: { old_password: MEMBER_PASSWORD, password: "Fresh-pass-31" } })).statusCode).toBe(204);
+    const cookie = `outpost_session_token=${u.token}`;
+    expect401(await s.request({ method: "GET", url: "/api/v2/users/me", headers: { cookie } }), "invalid session token");
+
+    const res = await s.request({ method: "POST", url: "/api/v2/users/login", headers: { cookie, "x-outpost-csrf": "1" }, payload: { email: "stale-user@example.com", password: "Fresh-pass-31" } });
+    expect(res.statusCode, res.body).toBe(201);
+    const fresh = res.json().session_token as string;
+    expect(String(res.headers["set-cookie"])).toContain(`outpost_session_token=${fresh}`);
+    expect((await s.request({ method: "GET", url: "/api/v2/users/me", headers: { cookie: `outpost_session_token=${fresh}` } })).statusCode).toBe(200);
+
+    for (const url of ["/healthz", "/api/v2/buildinfo", "/api/v2/users/first"]) {
+      expect((await s.request({ method: "GET", url, headers: { cookie } })).statusCode, url).toBe(200);
+      expect((await s.request({ method: "GET", url, token: "not-a-token" })).statusCode, url).toBe(200);
+    }
+    // Routes that need a session still refuse the dead one.
+    expect401(await s.request({ method: "POST", url: "/api/v2/users/logout", token: u.token }), "invalid session token");
+  });
+});
+
 describe("suspended users", () => {
   it("a suspended user's keys answer 401 and their login is refused; activation restores tokens, not sessions", async () => {
     const u = await createUserWithRoles(s, owner, "susp-user", []);
