@@ -195,6 +195,8 @@ async function rawPostgres(binDir, dir) {
   return { initdbMs, startMs };
 }
 
+const loadAtStart = round(os.loadavg()[0]);
+
 async function main() {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), "outpost-bench-"));
   // Reachable by the postgres user, like /var/lib/outpost; the data dirs below stay 0700, so as root
@@ -253,6 +255,8 @@ async function main() {
       bench: "server-start",
       node: process.version,
       cpus: os.cpus().length,
+      // 1-minute load average when the bench started and ended: above ~0.5 other work skewed the figures.
+      loadavg: { start: loadAtStart, end: round(os.loadavg()[0]) },
       root: isRoot,
       runs: RUNS,
       postgresBinaries: binDir,
