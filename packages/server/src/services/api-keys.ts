@@ -76,8 +76,10 @@ export async function createToken(deps: Deps, subject: Subject, owner: UserRow, 
     throw authorize(subject, "read", tokenObject(owner.id)) ? new ApiError("FORBIDDEN", "you may not create tokens for this user") : notFound("user");
   }
   const lifetimeMs = req.lifetime_seconds !== undefined ? req.lifetime_seconds * 1000 : deps.config.defaultTokenLifetimeMs;
-  if (lifetimeMs > deps.config.maxTokenLifetimeMs) {
-    throw invalidField("lifetime_seconds", `must be at most ${Math.floor(deps.config.maxTokenLifetimeMs / 1000)} seconds (the deployment's maximum token lifetime)`);
+  // lifetime_seconds is a 32-bit column (about 68 years): a longer deployment maximum cannot be honoured.
+  const maxSeconds = Math.min(Math.floor(deps.config.maxTokenLifetimeMs / 1000), 2_147_483_647);
+  if (lifetimeMs > maxSeconds * 1000) {
+    throw invalidField("lifetime_seconds", `must be at most ${maxSeconds} seconds (the deployment's maximum token lifetime)`);
   }
   try {
     const { key, row } = await createApiKey(deps, { userId: owner.id, name: req.name, loginType: "token", lifetimeMs });
