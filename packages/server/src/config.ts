@@ -5,7 +5,7 @@ import path from "node:path";
  * The one option table. It drives parsing (env and flags), `outpost server --help` and docs/config.md.
  * This is the only file in the server that reads process.env.
  */
-type OptionType = "string" | "address" | "url" | "duration" | "int" | "bool" | "enum" | "path";
+type OptionType = "string" | "address" | "http-url" | "postgres-url" | "duration" | "int" | "bool" | "enum" | "path";
 
 interface OptionSpec {
   env: string;
@@ -16,22 +16,23 @@ interface OptionSpec {
   secret?: boolean;
   values?: readonly string[];
   min?: number;
+  max?: number;
 }
 
 export const OPTIONS = {
   httpAddress: { env: "OUTPOST_HTTP_ADDRESS", flag: "--http-address", type: "address", default: "127.0.0.1:3000", description: "Address (host:port) the HTTP API and dashboard listen on. Port 0 picks a free port." },
-  accessUrl: { env: "OUTPOST_ACCESS_URL", flag: "--access-url", type: "url", default: "", description: "External URL users and agents reach the server at. Defaults to http://HTTP_ADDRESS." },
+  accessUrl: { env: "OUTPOST_ACCESS_URL", flag: "--access-url", type: "http-url", default: "", description: "External URL users and agents reach the server at. Defaults to http://HTTP_ADDRESS." },
   dataDir: { env: "OUTPOST_DATA_DIR", flag: "--data-dir", type: "path", default: "~/.outpost", description: "Directory for server state: the embedded PostgreSQL cluster, workspaces of the process driver." },
-  pgConnectionUrl: { env: "OUTPOST_PG_CONNECTION_URL", flag: "--pg-connection-url", type: "url", default: "", description: "URL of an external PostgreSQL (postgres://user:pass@host/db). Empty runs an embedded PostgreSQL in the data directory.", secret: true },
+  pgConnectionUrl: { env: "OUTPOST_PG_CONNECTION_URL", flag: "--pg-connection-url", type: "postgres-url", default: "", description: "URL of an external PostgreSQL (postgres://user:pass@host/db). Empty runs an embedded PostgreSQL in the data directory.", secret: true },
   embeddedPgRoot: { env: "OUTPOST_EMBEDDED_PG_ROOT", flag: "--embedded-pg-root", type: "path", default: "", description: "Where the embedded PostgreSQL cluster and binaries live when the data directory is not reachable by the postgres user (running as root). Empty: /var/lib/outpost." },
   logLevel: { env: "OUTPOST_LOG_LEVEL", flag: "--log-level", type: "enum", values: ["trace", "debug", "info", "warn", "error", "silent"], default: "info", description: "Minimum level of the JSON log written to stderr." },
   sessionDuration: { env: "OUTPOST_SESSION_DURATION", flag: "--session-duration", type: "duration", default: "24h", description: "Lifetime of a browser or CLI login session." },
   defaultTokenLifetime: { env: "OUTPOST_DEFAULT_TOKEN_LIFETIME", flag: "--default-token-lifetime", type: "duration", default: "720h", description: "Lifetime of an API token created without an explicit lifetime." },
   maxTokenLifetime: { env: "OUTPOST_MAX_TOKEN_LIFETIME", flag: "--max-token-lifetime", type: "duration", default: "8760h", description: "Longest lifetime a user may request for an API token." },
   secureAuthCookie: { env: "OUTPOST_SECURE_AUTH_COOKIE", flag: "--secure-auth-cookie", type: "bool", default: "false", description: "Mark the session cookie Secure (set when the access URL is https)." },
-  loginRateLimitIp: { env: "OUTPOST_LOGIN_RATE_LIMIT_IP", flag: "--login-rate-limit-ip", type: "int", min: 1, default: "20", description: "Login attempts allowed per client IP per minute." },
-  loginRateLimitAccount: { env: "OUTPOST_LOGIN_RATE_LIMIT_ACCOUNT", flag: "--login-rate-limit-account", type: "int", min: 1, default: "5", description: "Failed login attempts allowed per account per 15 minutes." },
-  maxBodyBytes: { env: "OUTPOST_MAX_BODY_BYTES", flag: "--max-body-bytes", type: "int", min: 1024, default: "1048576", description: "Largest JSON request body accepted (bytes); larger bodies answer 413." },
+  loginRateLimitIp: { env: "OUTPOST_LOGIN_RATE_LIMIT_IP", flag: "--login-rate-limit-ip", type: "int", min: 1, max: 1_000_000, default: "20", description: "Login attempts allowed per client IP per minute." },
+  loginRateLimitAccount: { env: "OUTPOST_LOGIN_RATE_LIMIT_ACCOUNT", flag: "--login-rate-limit-account", type: "int", min: 1, max: 1_000_000, default: "5", description: "Failed login attempts allowed per account per 15 minutes." },
+  maxBodyBytes: { env: "OUTPOST_MAX_BODY_BYTES", flag: "--max-body-bytes", type: "int", min: 1024, max: 1_073_741_824, default: "1048576", description: "Largest JSON request body accepted (bytes); larger bodies answer 413." },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionKey = keyof typeof OPTIONS;
@@ -90,14 +91,17 @@ function parseValue(key: OptionKey, raw: string, home: string): unknown {
       if (!m || port > 65535) throw bad("is not host:port, e.g. 127.0.0.1:3000");
       return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
     }
-    case "url": {
+    case "http-url":
+    case "postgres-url": {
       if (raw === "") return "";
+      const schemes = spec.type === "http-url" ? ["http:", "https:"] : ["postgres:", "postgresql:"];
+      let protocol = "";
       try {
-        const u = new URL(raw);
-        if (!/^(https?|postgres|postgresql):$/.test(u.protocol)) throw new Error();
+        protocol = new URL(raw).protocol;
       } catch {
-        throw bad("is not a URL");
+        throw bad(`is not a URL`);
       }
+      if (!schemes.includes(protocol)) throw bad(`must start with ${schemes.map((x) => `${x}//`).join(" or ")}`);
       return raw.replace(/\/+$/, "");
     }
     case "duration": {
@@ -109,6 +113,7 @@ function parseValue(key: OptionKey, raw: string, home: string): unknown {
       if (!/^\d+$/.test(raw)) throw bad("is not a whole number");
       const n = Number(raw);
       if (spec.min !== undefined && n < spec.min) throw bad(`is below the minimum ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) throw bad(`is above the maximum ${spec.max}`);
       return n;
     }
     case "bool":
@@ -227,6 +232,5 @@ export function renderConfigDocs(): string {
     ...rows,
     "",
     "Durations are written like `30m`, `24h`, `7d` or `1h30m`.",
-    "",
   ].join("\n");
 }

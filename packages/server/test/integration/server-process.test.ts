@@ -25,6 +25,8 @@ interface Running {
   stderr: () => string;
 }
 
+const started: ChildProcess[] = [];
+
 /** Starts the real CLI `outpost server` and waits for /healthz. */
 async function startServer(env: Record<string, string>): Promise<Running> {
   const port = await freePort();
@@ -32,6 +34,7 @@ async function startServer(env: Record<string, string>): Promise<Running> {
     env: { PATH: process.env.PATH, HOME: os.tmpdir(), OUTPOST_HTTP_ADDRESS: `127.0.0.1:${port}`, OUTPOST_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  started.push(child);
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -74,6 +77,9 @@ beforeAll(async () => {
   await fs.chmod(work, 0o755);
 });
 afterAll(async () => {
+  // A failed assertion must not leave a server (and its PostgreSQL) running after the suite.
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  await Promise.all(started.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once("exit", r)) : undefined)));
   await fs.rm(work, { recursive: true, force: true });
 });
 

@@ -217,3 +217,15 @@ describe("parseDuration", () => {
     expect(parseDuration(text)).toBeUndefined();
   });
 });
+
+describe("URL kinds and integer bounds", () => {
+  it("accepts only http(s) access URLs and postgres connection URLs", () => {
+    expect(errorOf({ OUTPOST_ACCESS_URL: "postgres://db/x" })).toContain("OUTPOST_ACCESS_URL (--access-url): \"postgres://db/x\" must start with http:// or https://");
+    expect(errorOf({ OUTPOST_PG_CONNECTION_URL: "http://db/x" })).toContain("OUTPOST_PG_CONNECTION_URL (--pg-connection-url): \"http://db/x\" must start with postgres:// or postgresql://");
+    expect(parse({ OUTPOST_PG_CONNECTION_URL: "postgresql://u:p@127.0.0.1/db" }).pgConnectionUrl).toBe("postgresql://u:p@127.0.0.1/db");
+  });
+
+  it("rejects whole numbers above an option's maximum", () => {
+    expect(errorOf({ OUTPOST_MAX_BODY_BYTES: "99999999999999999999" })).toContain("OUTPOST_MAX_BODY_BYTES (--max-body-bytes): \"99999999999999999999\" is above the maximum 1073741824");
+  });
+});
