@@ -151,6 +151,11 @@ describe("hostile strings", () => {
     const underscore = await s.request({ method: "GET", url: "/api/v2/users", token: owner, query: { q: "_" } });
     for (const u of underscore.json().items) expect(`${u.username} ${u.email} ${u.name}`).toContain("_");
     expect(underscore.json().count).toBeLessThan(total);
+    // A backslash is a LIKE escape character in PostgreSQL: searched for, it must match itself.
+    const backslash = await s.request({ method: "GET", url: "/api/v2/users", token: owner, query: { q: "\\" } });
+    expect(backslash.statusCode).toBe(200);
+    expect(backslash.json().count).toBeGreaterThan(0);
+    for (const u of backslash.json().items) expect(`${u.username} ${u.email} ${u.name}`).toContain("\\");
     const injected = await s.request({ method: "GET", url: "/api/v2/users", token: owner, query: { q: "zzz' OR '1'='1" } });
     expect(injected.statusCode).toBe(200);
     expect(injected.json().count).toBe(0);
@@ -252,6 +257,15 @@ describe("conflicts", () => {
     expectFieldError(dupEmail, "email", "CONFLICT");
     const { rows } = await s.deps.db.query("SELECT count(*)::int AS n FROM users WHERE lower(email) = lower($1)", [first.email]);
     expect(rows[0].n).toBe(1);
+  });
+
+  it("concurrent duplicates: exactly one wins, the rest answer 409 (never 500)", async () => {
+    const body = newUser();
+    const users = await Promise.all(Array.from({ length: 5 }, (_, i) => createUser({ ...body, email: `race${i}-${body.email as string}` })));
+    expect(users.map((r) => r.statusCode).sort()).toEqual([201, 409, 409, 409, 409]);
+    for (const r of users.filter((r) => r.statusCode === 409)) expectFieldError(r, "username", "CONFLICT");
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => s.request({ method: "POST", url: "/api/v2/users/me/keys/tokens", token: owner, payload: { name: "race" } })));
+    expect(tokens.map((r) => r.statusCode).sort()).toEqual([201, 409, 409, 409, 409]);
   });
 
   it("renaming onto a taken username answers 409 naming username", async () => {
