@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { SESSION_TOKEN_HEADER, LoginResponseSchema, type LoginRequest } from "./auth.js";
+import { PROVISIONER_KEY_HEADER } from "./provisioner.js";
 import { BuildInfoSchema } from "./buildinfo.js";
 import { OutpostError } from "./client-error.js";
 import {
@@ -25,6 +26,8 @@ export interface ClientOptions {
   /** Deployment URL, e.g. http://127.0.0.1:3000 */
   url: string;
   token?: string;
+  /** Provisioner daemons authenticate with a provisioner key instead of a session. */
+  provisionerKey?: string;
   fetch?: typeof fetch;
 }
 
@@ -34,39 +37,55 @@ type Query = Record<string, string | number | boolean | undefined>;
 export class OutpostClient {
   readonly url: string;
   token: string | undefined;
+  readonly provisionerKey: string | undefined;
   private readonly fetchImpl: typeof fetch;
 
   constructor(opts: ClientOptions) {
     this.url = opts.url.replace(/\/+$/, "");
     this.token = opts.token;
+    this.provisionerKey = opts.provisionerKey;
     this.fetchImpl = opts.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
   async request<S extends z.ZodTypeAny | undefined>(
     method: string,
     path: string,
-    opts: { body?: unknown; query?: Query; schema?: S } = {},
+    opts: { body?: unknown; query?: Query; schema?: S; raw?: { data: Uint8Array; contentType: string } } = {},
   ): Promise<S extends z.ZodTypeAny ? z.infer<S> : void> {
+    const res = await this.send(method, path, opts);
+    if (!opts.schema || res.status === 204) return undefined as never;
+    return opts.schema.parse(await res.json()) as never;
+  }
+
+  /** Like request, for bodies that are not JSON (template archives). */
+  async requestBytes(method: string, path: string): Promise<Uint8Array> {
+    const res = await this.send(method, path, {});
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  private async send(method: string, path: string, opts: { body?: unknown; query?: Query; raw?: { data: Uint8Array; contentType: string } }): Promise<Response> {
     const url = new URL(this.url + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.token) headers[SESSION_TOKEN_HEADER] = this.token;
-    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    if (this.provisionerKey) headers[PROVISIONER_KEY_HEADER] = this.provisionerKey;
+    let body: RequestInit["body"];
+    if (opts.raw) {
+      headers["content-type"] = opts.raw.contentType;
+      body = opts.raw.data as unknown as RequestInit["body"];
+    } else if (opts.body !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(opts.body);
+    }
     let res: Response;
     try {
-      res = await this.fetchImpl(url, {
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        credentials: "include",
-      });
+      res = await this.fetchImpl(url, { method, headers, body, credentials: "include" });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new OutpostError(0, "UNAVAILABLE", `cannot reach ${this.url}`, cause?.code ?? cause?.message ?? String(err));
     }
     if (!res.ok) throw await OutpostError.fromResponse(res);
-    if (!opts.schema || res.status === 204) return undefined as never;
-    return opts.schema.parse(await res.json()) as never;
+    return res;
   }
 
   buildInfo() {
