@@ -63,6 +63,7 @@ export class ConfigError extends Error {
   }
 }
 
+const MAX_DURATION_MS = 438_000 * 3_600_000;
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export function parseDuration(text: string): number | undefined {
@@ -107,6 +108,8 @@ function parseValue(key: OptionKey, raw: string, home: string): unknown {
     case "duration": {
       const ms = parseDuration(raw);
       if (ms === undefined || ms <= 0) throw bad("is not a duration such as 30m, 24h or 7d");
+      // Lifetimes are stored in seconds as 32-bit integers: keep every duration well inside that.
+      if (ms > MAX_DURATION_MS) throw bad(`is longer than the maximum ${MAX_DURATION_MS / 3_600_000}h (50 years)`);
       return ms;
     }
     case "int": {

@@ -116,7 +116,8 @@ describe("outpost server as a process", () => {
   it("uses an external PostgreSQL from OUTPOST_PG_CONNECTION_URL and migrates it at start", async () => {
     const database = await createTestDatabase();
     try {
-      await database.db.query("DROP TABLE audit_logs, api_keys, users, schema_migrations");
+      // An empty database, as a new external PostgreSQL would be.
+      await database.db.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
       const server = await startServer({ OUTPOST_PG_CONNECTION_URL: database.url, OUTPOST_DATA_DIR: path.join(work, "unused") });
       const { rows } = await database.db.query("SELECT name FROM schema_migrations ORDER BY version");
       expect(rows.map((r) => r.name)).toContain("0001_create_users");

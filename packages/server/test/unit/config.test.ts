@@ -229,3 +229,10 @@ describe("URL kinds and integer bounds", () => {
     expect(errorOf({ OUTPOST_MAX_BODY_BYTES: "99999999999999999999" })).toContain("OUTPOST_MAX_BODY_BYTES (--max-body-bytes): \"99999999999999999999\" is above the maximum 1073741824");
   });
 });
+
+describe("duration bounds", () => {
+  it("rejects durations beyond 50 years, which would overflow stored lifetimes", () => {
+    expect(errorOf({ OUTPOST_SESSION_DURATION: "876000h" })).toContain("OUTPOST_SESSION_DURATION (--session-duration): \"876000h\" is longer than the maximum 438000h (50 years)");
+    expect(parse({ OUTPOST_MAX_TOKEN_LIFETIME: "438000h" }).maxTokenLifetimeMs).toBe(438_000 * 3_600_000);
+  });
+});
