@@ -1,3 +1,4 @@
+import type { Transition } from "@outpost/template";
 import type { AgentSpec } from "@outpost/template/agent";
 import type { Resource } from "@outpost/template/resources";
 import type { ResourceState } from "../plan.js";
@@ -7,6 +8,9 @@ export type LogLevel = "info" | "warn" | "error";
 /** What a driver gets for one build. */
 export interface DriverContext {
   workspaceId: string;
+  /** What the build does to the workspace. On "delete", once no resource is left, applyPlan calls
+   *  every driver's `deleteWorkspace` (e.g. the process driver removes the workspace directory). */
+  transition: Transition;
   /** The extracted template folder (Dockerfiles and build contexts are relative to it). */
   templateDir: string;
   /** Build log: shown live to the user. Driver output (image build steps) goes here. */
@@ -47,6 +51,13 @@ export interface Driver {
   create(ctx: DriverContext, resource: Resource): Promise<Record<string, unknown>>;
   update(ctx: DriverContext, resource: Resource, previous: ResourceState): Promise<Record<string, unknown>>;
   delete(ctx: DriverContext, previous: ResourceState): Promise<void>;
+  /**
+   * Optional: removes what the driver keeps for a workspace outside any resource, e.g. the process
+   * driver's workspace directory, which must outlive a stop (the process agent goes, the directory
+   * stays) but not a delete. applyPlan calls it on a "delete" build once the state is empty, also
+   * when that build had nothing left to delete (stop, then delete). Idempotent.
+   */
+  deleteWorkspace?(ctx: DriverContext): Promise<void>;
   /** Everything labelled `outpost.workspace_id=ID`, for orphan detection and `delete --orphan`. */
   listByWorkspace(workspaceId: string): Promise<OrphanResource[]>;
 }
