@@ -5,7 +5,7 @@ export const AUDIT_ACTIONS = ["create", "write", "delete", "login", "logout", "r
 export const AuditActionSchema = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditActionSchema>;
 
-export const AUDIT_RESOURCE_TYPES = ["user", "api_key", "template", "template_version", "workspace", "workspace_build"] as const;
+export const AUDIT_RESOURCE_TYPES = ["user", "api_key", "template", "template_version", "workspace", "workspace_build", "provisioner_key"] as const;
 export const AuditResourceTypeSchema = z.enum(AUDIT_RESOURCE_TYPES);
 export type AuditResourceType = z.infer<typeof AuditResourceTypeSchema>;
 

@@ -134,6 +134,9 @@ export class FleetClient extends OutpostClient {
   completeJob(jobId: string, body: CompleteJobRequest) {
     return this.request("POST", `/api/v2/provisionerjobs/${enc(jobId)}/complete`, { body });
   }
+  jobArchive(jobId: string) {
+    return this.requestBytes("GET", `/api/v2/provisionerjobs/${enc(jobId)}/archive`);
+  }
   failJob(jobId: string, body: FailJobRequest) {
     return this.request("POST", `/api/v2/provisionerjobs/${enc(jobId)}/fail`, { body });
   }

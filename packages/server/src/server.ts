@@ -5,6 +5,8 @@ import { readBuildInfo } from "./build-info.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
+import { PubSub } from "./db/pubsub.js";
+import { randomBytes } from "node:crypto";
 import { buildApp, type HttpApp } from "./http/app.js";
 import { allRoutes } from "./http/routes.js";
 import type { Deps } from "./services/deps.js";
@@ -39,7 +41,17 @@ export async function startServer({ config, logger, clock, onStage }: StartOptio
     onStage?.("applying migrations");
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, "migrations applied");
-    const deps: Deps = { db, logger, clock, config, loginLimiter: new RateLimiter(clock), buildInfo: readBuildInfo() };
+    const pubsub = await PubSub.start(pgUrl, logger);
+    const deps: Deps = {
+      db,
+      logger,
+      clock,
+      config,
+      loginLimiter: new RateLimiter(clock),
+      buildInfo: readBuildInfo(),
+      pubsub,
+      builtinProvisionerKey: `builtin-${randomBytes(24).toString("base64url")}`,
+    };
     const app = await buildApp(deps, { routes: allRoutes() });
     onStage?.("listening");
     await app.listen({ host: config.httpAddress.host, port: config.httpAddress.port });
@@ -51,6 +63,7 @@ export async function startServer({ config, logger, clock, onStage }: StartOptio
     const close = () =>
       (closing ??= (async () => {
         await app.close().catch((err) => logger.warn({ err }, "closing HTTP server"));
+        await pubsub.close();
         await db.end().catch(() => undefined);
         await embedded?.stop();
       })());

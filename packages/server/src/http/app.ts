@@ -93,6 +93,9 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
     }
   });
 
+  // Template archives: raw bytes, limited per route (the JSON limit is far smaller).
+  app.addContentTypeParser("application/x-tar", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
   });
@@ -135,6 +138,7 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
     app.route({
       method: def.method,
       url: def.url,
+      ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
       handler: async (req: FastifyRequest, reply) => {
         const caller = await resolveCaller(deps, req).catch((err: unknown) => {
           // A public route serves anyone: a stale token (an old cookie at login) is no reason to refuse it.
@@ -145,7 +149,11 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
         req.caller = caller;
         const params = parseWith(def.params, req.params, "params");
         const query = parseWith(def.query, req.query ?? {}, "query");
-        const body = parseWith(def.body, req.body, "body");
+        const body = def.rawBody ? req.body : parseWith(def.body, req.body, "body");
+        if (def.rawBody && !Buffer.isBuffer(body)) throw new ApiError("INVALID_INPUT", "expected a tar archive", `send the body as ${def.rawBody}`);
+        // Long polls stop waiting when the client goes away.
+        const aborter = new AbortController();
+        reply.raw.once("close", () => aborter.abort());
         let status: number | undefined;
         const result = await def.handler({
           deps,
@@ -158,6 +166,7 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
           request: req,
           reply,
           status: (code) => (status = code),
+          signal: aborter.signal,
         });
         if (reply.sent) return reply;
         if (result === undefined) return reply.code(status ?? 204).send();

@@ -27,6 +27,8 @@ export interface RouteContext<P, Q, B, A extends boolean> {
   reply: FastifyReply;
   /** Status for a successful answer (default 200, or 204 when the handler returns nothing). */
   status(code: number): void;
+  /** Aborted when the client disconnects (long polls stop waiting). */
+  signal: AbortSignal;
 }
 
 type Schema = z.ZodType;
@@ -38,11 +40,14 @@ export interface RouteDef<P extends Schema | undefined = Schema | undefined, Q e
   /** Whether a session is required. Public routes still see the caller when one is presented. */
   authenticated: A;
   /** The permission this route exercises, as named in the policy table; "public" for unauthenticated routes. */
-  action: `${Action}:${ResourceType}` | "public" | "session";
+  action: `${Action}:${ResourceType}` | "public" | "session" | "provisioner";
   summary: string;
   params?: P;
   query?: Q;
   body?: B;
+  /** Accept a raw body of this content type (a Buffer) instead of JSON. */
+  rawBody?: "application/x-tar";
+  bodyLimit?: number;
   handler(ctx: RouteContext<Out<P>, Out<Q>, Out<B>, A>): Promise<unknown>;
 }
 

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "../config.js";
 import type { Clock } from "../clock.js";
 import type { Db } from "../db/pool.js";
+import type { PubSub } from "../db/pubsub.js";
 import type { BuildInfo } from "@outpost/sdk/buildinfo";
 import type { RateLimiter } from "./rate-limit.js";
 
@@ -13,4 +14,7 @@ export interface Deps {
   config: ServerConfig;
   loginLimiter: RateLimiter;
   buildInfo: BuildInfo;
+  pubsub: PubSub;
+  /** In-memory key the server's built-in provisioner daemons use; never stored. */
+  builtinProvisionerKey: string;
 }

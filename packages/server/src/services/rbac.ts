@@ -7,8 +7,8 @@ export interface Subject {
   roles: SiteRole[];
 }
 
-export type ResourceType = "user" | "api_key" | "audit_log" | "deployment";
-export type Action = "read" | "create" | "update" | "update_password" | "update_status" | "assign_role" | "delete";
+export type ResourceType = "user" | "api_key" | "audit_log" | "deployment" | "template" | "file" | "workspace" | "provisioner_daemon" | "provisioner_key";
+export type Action = "read" | "create" | "update" | "update_password" | "update_status" | "assign_role" | "delete" | "build";
 
 /** What is being acted on. `ownerId` lets "own" grants apply (a user owns itself and its keys). */
 export interface AuthzObject {
@@ -32,15 +32,23 @@ export const POLICY: Record<SiteRole, readonly Grant[]> = {
   "template-admin": [
     { resource: "user", actions: ["read"], scope: "all" },
     { resource: "deployment", actions: ["read"], scope: "all" },
+    { resource: "template", actions: "*", scope: "all" },
+    { resource: "file", actions: "*", scope: "all" },
+    { resource: "workspace", actions: ["read"], scope: "all" },
+    { resource: "provisioner_daemon", actions: ["read"], scope: "all" },
   ],
   auditor: [
     { resource: "audit_log", actions: ["read"], scope: "all" },
     { resource: "user", actions: ["read"], scope: "all" },
     { resource: "deployment", actions: ["read"], scope: "all" },
+    { resource: "template", actions: ["read"], scope: "all" },
   ],
   member: [
     { resource: "user", actions: ["read", "update", "update_password"], scope: "own" },
     { resource: "api_key", actions: ["read", "create", "delete"], scope: "own" },
+    // Every user may see templates (to create workspaces from them) and run their own workspaces.
+    { resource: "template", actions: ["read"], scope: "all" },
+    { resource: "workspace", actions: ["read", "create", "update", "build", "delete"], scope: "own" },
   ],
 };
 

@@ -6,6 +6,7 @@ import { allRoutes } from "../../src/http/routes.js";
 import { silentLogger } from "../../src/logger.js";
 import type { Deps } from "../../src/services/deps.js";
 import { RateLimiter } from "../../src/services/rate-limit.js";
+import { PubSub } from "../../src/db/pubsub.js";
 import { createTestDatabase } from "./test-db.js";
 
 export interface TestServer {
@@ -29,6 +30,7 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
   const database = await createTestDatabase();
   const config: ServerConfig = parseConfig({ argv: [], env: { OUTPOST_HTTP_ADDRESS: "127.0.0.1:0", ...opts.env }, home: "/nonexistent" });
   const clock = new FakeClock(new Date());
+  const pubsub = await PubSub.start(database.url, silentLogger());
   const deps: Deps = {
     db: database.db,
     logger: silentLogger(),
@@ -36,6 +38,8 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
     config,
     loginLimiter: new RateLimiter(clock),
     buildInfo: { version: "0.0.0-test", commit: "test", api_version: "v2" },
+    pubsub,
+    builtinProvisionerKey: "builtin-test-provisioner-key",
   };
   const app = await buildApp(deps, { routes: allRoutes() });
   let url = "";
@@ -53,6 +57,7 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
     url,
     close: async () => {
       await app.close();
+      await pubsub.close();
       await database.drop();
     },
     request: ({ token, headers, ...rest }) =>

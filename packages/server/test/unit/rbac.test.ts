@@ -11,8 +11,19 @@ const ACTIONS = Object.keys({
   update_status: 1,
   assign_role: 1,
   delete: 1,
+  build: 1,
 } satisfies Record<Action, 1>) as Action[];
-const RESOURCES = Object.keys({ user: 1, api_key: 1, audit_log: 1, deployment: 1 } satisfies Record<ResourceType, 1>) as ResourceType[];
+const RESOURCES = Object.keys({
+  user: 1,
+  api_key: 1,
+  audit_log: 1,
+  deployment: 1,
+  template: 1,
+  file: 1,
+  workspace: 1,
+  provisioner_daemon: 1,
+  provisioner_key: 1,
+} satisfies Record<ResourceType, 1>) as ResourceType[];
 
 const ME = "11111111-1111-4111-8111-111111111111";
 const OTHER = "22222222-2222-4222-8222-222222222222";
@@ -23,16 +34,30 @@ const subject = (...roles: SiteRole[]): Subject => ({ userId: ME, username: "me"
  * "resource:action" pairs allowed on any object ("all") and on the subject's own objects ("own").
  * Every role is also a member, so the member grants apply to all of them.
  */
-const MEMBER_OWN = ["user:read", "user:update", "user:update_password", "api_key:read", "api_key:create", "api_key:delete"];
+const MEMBER_OWN = [
+  "user:read",
+  "user:update",
+  "user:update_password",
+  "api_key:read",
+  "api_key:create",
+  "api_key:delete",
+  "workspace:read",
+  "workspace:create",
+  "workspace:update",
+  "workspace:build",
+  "workspace:delete",
+];
+const TEMPLATE_ALL = ["template:read", "template:create", "template:update", "template:update_password", "template:update_status", "template:assign_role", "template:delete", "template:build"];
+const FILE_ALL = ["file:read", "file:create", "file:update", "file:update_password", "file:update_status", "file:assign_role", "file:delete", "file:build"];
 const EXPECTED: Record<SiteRole, { all: string[] | "*"; own: string[] }> = {
   owner: { all: "*", own: [] },
   "user-admin": {
-    all: ["user:read", "user:create", "user:update", "user:update_password", "user:update_status", "user:assign_role", "user:delete", "deployment:read"],
+    all: ["user:read", "user:create", "user:update", "user:update_password", "user:update_status", "user:assign_role", "user:delete", "deployment:read", "template:read"],
     own: MEMBER_OWN,
   },
-  "template-admin": { all: ["user:read", "deployment:read"], own: MEMBER_OWN },
-  auditor: { all: ["audit_log:read", "user:read", "deployment:read"], own: MEMBER_OWN },
-  member: { all: [], own: MEMBER_OWN },
+  "template-admin": { all: ["user:read", "deployment:read", ...TEMPLATE_ALL, ...FILE_ALL, "workspace:read", "provisioner_daemon:read", "template:read"], own: MEMBER_OWN },
+  auditor: { all: ["audit_log:read", "user:read", "deployment:read", "template:read"], own: MEMBER_OWN },
+  member: { all: ["template:read"], own: MEMBER_OWN },
 };
 
 function expected(role: SiteRole, resource: ResourceType, action: Action, mine: boolean): boolean {

@@ -1,0 +1,76 @@
+import pg from "pg";
+import type { Logger } from "pino";
+import type { Queryable } from "./pool.js";
+
+export type Channel = "outpost_job_logs" | "outpost_job_status" | "outpost_jobs_pending";
+type Listener = (payload: string) => void;
+
+/**
+ * Cross-process events over PostgreSQL LISTEN/NOTIFY (replicas and daemons see each other's writes).
+ * One dedicated connection listens; it reconnects after errors. Notifications are hints: waiters
+ * also re-check on a timer, so a missed one only delays, never loses, an update.
+ */
+export class PubSub {
+  private client: pg.Client | undefined;
+  private readonly listeners = new Map<Channel, Set<Listener>>();
+  private closed = false;
+
+  private constructor(
+    private readonly url: string,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(url: string, logger: Logger): Promise<PubSub> {
+    const ps = new PubSub(url, logger);
+    await ps.connect();
+    return ps;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on("notification", (n) => {
+      for (const fn of this.listeners.get(n.channel as Channel) ?? []) fn(n.payload ?? "");
+    });
+    client.on("error", (err) => {
+      this.logger.warn({ err }, "pubsub connection lost; reconnecting");
+      this.client = undefined;
+      client.end().catch(() => undefined);
+      if (!this.closed) setTimeout(() => void this.connect().catch((e) => this.logger.warn({ err: e }, "pubsub reconnect failed")), 1000).unref();
+    });
+    await client.connect();
+    for (const ch of ["outpost_job_logs", "outpost_job_status", "outpost_jobs_pending"] as Channel[]) await client.query(`LISTEN ${ch}`);
+    this.client = client;
+  }
+
+  subscribe(channel: Channel, fn: Listener): () => void {
+    let set = this.listeners.get(channel);
+    if (!set) this.listeners.set(channel, (set = new Set()));
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  /** Resolves when `channel` carries a payload accepted by `match`, or after `ms` (false). */
+  wait(channel: Channel, match: (payload: string) => boolean, ms: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener("abort", onAbort);
+        resolve(v);
+      };
+      const onAbort = () => done(false);
+      const unsubscribe = this.subscribe(channel, (p) => match(p) && done(true));
+      const timer = setTimeout(() => done(false), ms);
+      signal?.addEventListener("abort", onAbort);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.client?.end().catch(() => undefined);
+  }
+}
+
+export async function publish(q: Queryable, channel: Channel, payload: string): Promise<void> {
+  await q.query("SELECT pg_notify($1, $2)", [channel, payload]);
+}
