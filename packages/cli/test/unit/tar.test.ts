@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { packTar, readTar, safeRelativePath, type TarEntry } from "../../src/tar.js";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const longDir = "a-rather-long-folder-name-for-testing/".repeat(3); // 114 characters
+const ENTRIES: TarEntry[] = [
+  { path: "template.ts", mode: 0o644, data: text("export default 1;\n") },
+  { path: "scripts/setup.sh", mode: 0o755, data: text("#!/bin/sh\necho hi\n") },
+  { path: "empty.txt", mode: 0o644, data: new Uint8Array(0) },
+  { path: "exactly-one-block.bin", mode: 0o644, data: new Uint8Array(512).fill(7) },
+  { path: `${longDir}file-in-prefix.txt`, mode: 0o644, data: text("prefix split\n") },
+  { path: `${"x".repeat(120)}/${"y".repeat(150)}.txt`, mode: 0o644, data: text("pax path\n") },
+  { path: "ünïcödé/名前.txt", mode: 0o644, data: text("utf-8\n") },
+];
+
+describe("tar", () => {
+  it("round-trips regular files, long paths (ustar prefix and pax), UTF-8 names and modes", () => {
+    const bytes = packTar(ENTRIES);
+    expect(bytes.length % 512).toBe(0);
+    const back = readTar(bytes);
+    expect(back.map((e) => e.path)).toEqual(ENTRIES.map((e) => e.path));
+    back.forEach((e, i) => {
+      expect(Buffer.from(e.data).equals(Buffer.from(ENTRIES[i]!.data))).toBe(true);
+      expect(e.mode).toBe(ENTRIES[i]!.mode);
+    });
+  });
+
+  it("is deterministic: the same files give the same bytes", () => {
+    expect(Buffer.from(packTar(ENTRIES)).equals(Buffer.from(packTar(ENTRIES.map((e) => ({ ...e })))))).toBe(true);
+  });
+
+  it("rejects a corrupted header and paths that would escape the destination", () => {
+    const bytes = packTar([ENTRIES[0]!]);
+    bytes[10] = bytes[10]! ^ 0xff;
+    expect(() => readTar(bytes)).toThrow("bad header checksum");
+    expect(() => readTar(packTar([ENTRIES[3]!]).subarray(0, 600))).toThrow("truncated archive");
+    expect(safeRelativePath("../etc/passwd")).toBeUndefined();
+    expect(safeRelativePath("/etc/passwd")).toBeUndefined();
+    expect(safeRelativePath("a/../../b")).toBeUndefined();
+    expect(safeRelativePath("./a//b")).toBe("a/b");
+  });
+});
