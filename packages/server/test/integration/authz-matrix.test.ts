@@ -11,6 +11,7 @@ import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allRoutes } from "../../src/http/routes.js";
 import { errorShapeProblem, leakIn } from "../helpers/api-asserts.js";
+import { tarOf } from "../helpers/fleet.js";
 import { createTestServer, login, setupOwner, type TestServer } from "../helpers/test-server.js";
 
 type Role = "owner" | "user-admin" | "template-admin" | "auditor" | "member";
@@ -38,7 +39,8 @@ interface Ctx {
 
 interface Req {
   url: string;
-  payload?: object;
+  payload?: object | Buffer;
+  headers?: Record<string, string>;
   /** Extra checks on the outcome, beyond the status. */
   check?(res: LightMyRequestResponse): Promise<void> | void;
 }
@@ -85,6 +87,31 @@ async function makeKey(user: TestUser): Promise<string> {
   const res = await s.request({ method: "POST", url: `/api/v2/users/${user.id}/keys/tokens`, token: root, payload: { name: uniq("key") } });
   if (res.statusCode !== 201) throw new Error(`token for ${user.username}: ${res.statusCode} ${res.body}`);
   return res.json().token.id;
+}
+
+/** Templates, versions and workspaces the fleet routes act on (made by the root owner in beforeAll). */
+const fleet = {} as { fileHash: string; template: string; spareVersion: string; workspace: { id: string; name: string; buildId: string } };
+const DAEMON = { "outpost-provisioner-key": "builtin-test-provisioner-key" };
+const TAR = { "content-type": "application/x-tar" };
+
+async function rootCall(method: InjectOptions["method"], url: string, payload?: object, headers: Record<string, string> = {}) {
+  const res = await s.request({ method, url, token: headers["outpost-provisioner-key"] ? undefined : root, headers, ...(payload ? { payload } : {}) });
+  if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
+  return res.statusCode === 204 ? undefined : res.json();
+}
+
+/** Pushes a version and runs its import through the daemon API, so it can be used. */
+async function pushImported(template: string, name: string): Promise<void> {
+  await rootCall("POST", `/api/v2/templates/${template}/versions`, { file_hash: fleet.fileHash, name });
+  const daemon = await rootCall("POST", "/api/v2/provisionerdaemons", { name: "matrix" }, DAEMON);
+  const job = await rootCall("POST", `/api/v2/provisionerdaemons/${daemon.id}/acquire`, { wait_seconds: 0 }, DAEMON);
+  await rootCall("POST", `/api/v2/provisionerjobs/${job.id}/complete`, { import: { parameters: [], resources: [] } }, DAEMON);
+}
+
+/** A new workspace of the shared member, its first build still pending. */
+async function memberWorkspace(): Promise<{ id: string; name: string; buildId: string }> {
+  const ws = await rootCall("POST", `/api/v2/users/${shared.member.username}/workspaces`, { name: uniq("ws"), template: fleet.template });
+  return { id: ws.id, name: ws.name, buildId: ws.latest_build.id };
 }
 
 const ghost = (): TestUser => ({ id: randomUUID(), username: "ghost-user", email: "ghost@example.com", token: "", password: "", absent: true });
@@ -312,6 +339,152 @@ const MATRIX: Record<string, RouteSpec> = {
     request: () => ({ url: "/api/v2/audit", check: (r) => void (r.statusCode === 200 && expect(r.json().count).toBeGreaterThan(0)) }),
     cases: [{ target: "none", expect: [200, 404, 404, 200, 404, 401] }],
   },
+  "POST /api/v2/files": {
+    request: () => ({ url: "/api/v2/files", headers: TAR, payload: Buffer.from(tarOf({ "template.ts": `// ${uniq("f")}\n` })) }),
+    cases: [{ target: "none", expect: [201, 403, 201, 403, 403, 401] }],
+  },
+  "GET /api/v2/files/:hash": {
+    request: () => ({ url: `/api/v2/files/${fleet.fileHash}` }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "GET /api/v2/templates": {
+    request: () => ({ url: "/api/v2/templates", check: (r) => void (r.statusCode === 200 && expect(r.json().map((t: { name: string }) => t.name)).toContain(fleet.template)) }),
+    cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 401] }],
+  },
+  "GET /api/v2/templates/:template": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}` }),
+    cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 401] }],
+  },
+  "PATCH /api/v2/templates/:template": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}`, payload: { description: uniq("desc") } }),
+    cases: [{ target: "none", expect: [200, 403, 200, 403, 403, 401] }],
+  },
+  "DELETE /api/v2/templates/:template": {
+    request: async () => {
+      const name = uniq("gone");
+      await pushImported(name, "v1");
+      return { url: `/api/v2/templates/${name}` };
+    },
+    cases: [{ target: "none", expect: [204, 403, 204, 403, 403, 401] }],
+  },
+  "GET /api/v2/templates/:template/versions": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}/versions` }),
+    cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 401] }],
+  },
+  "POST /api/v2/templates/:template/versions": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}/versions`, payload: { file_hash: fleet.fileHash, name: uniq("v"), activate: false } }),
+    cases: [{ target: "none", expect: [201, 403, 201, 403, 403, 401] }],
+  },
+  "GET /api/v2/templates/:template/versions/:version": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}/versions/v1` }),
+    cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 401] }],
+  },
+  "PUT /api/v2/templates/:template/active-version": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}/active-version`, payload: { version: "v1" } }),
+    cases: [{ target: "none", expect: [200, 403, 200, 403, 403, 401] }],
+  },
+  "POST /api/v2/templates/:template/versions/:version/archive": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}/versions/${fleet.spareVersion}/archive` }),
+    cases: [{ target: "none", expect: [200, 403, 200, 403, 403, 401] }],
+  },
+  "POST /api/v2/templates/:template/versions/:version/unarchive": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}/versions/${fleet.spareVersion}/unarchive` }),
+    cases: [{ target: "none", expect: [200, 403, 200, 403, 403, 401] }],
+  },
+  "GET /api/v2/templateversions/:version/logs": {
+    request: async () => ({ url: `/api/v2/templateversions/${(await rootCall("GET", `/api/v2/templates/${fleet.template}/versions/v1`)).id}/logs` }),
+    cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 401] }],
+  },
+  "GET /api/v2/workspaces": {
+    request: (c) => ({
+      url: "/api/v2/workspaces?owner=all",
+      check: (r) => {
+        if (r.statusCode !== 200) return;
+        const owners = (r.json().items as { owner: { id: string } }[]).map((w) => w.owner.id);
+        // Only those who may read every workspace see the member's.
+        expect(owners.includes(shared.member.id)).toBe(c.caller === "owner" || c.caller === "template-admin");
+      },
+    }),
+    cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 401] }],
+  },
+  "POST /api/v2/users/:user/workspaces": {
+    request: (c) => ({ url: `/api/v2/users/${ref(c)}/workspaces`, payload: { name: uniq("mine"), template: fleet.template } }),
+    cases: [
+      { target: "self", expect: [201, 201, 201, 201, 201, 401] },
+      // Only owners create workspaces for others; those who cannot even see the user get 404.
+      { target: "member", expect: [201, 403, 403, 403, 404, 401] },
+    ],
+  },
+  "GET /api/v2/users/:user/workspaces/:workspace": {
+    request: () => ({ url: `/api/v2/users/${shared.member.username}/workspaces/${fleet.workspace.name}` }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "GET /api/v2/workspaces/:workspace": {
+    request: () => ({ url: `/api/v2/workspaces/${fleet.workspace.id}` }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "GET /api/v2/workspaces/:workspace/builds": {
+    request: () => ({ url: `/api/v2/workspaces/${fleet.workspace.id}/builds` }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "POST /api/v2/workspaces/:workspace/builds": {
+    request: async () => ({ url: `/api/v2/workspaces/${(await memberWorkspace()).id}/builds`, payload: { transition: "stop" } }),
+    cases: [{ target: "none", expect: [201, 404, 403, 404, 404, 401] }],
+  },
+  "GET /api/v2/workspacebuilds/:build": {
+    request: () => ({ url: `/api/v2/workspacebuilds/${fleet.workspace.buildId}` }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "PATCH /api/v2/workspacebuilds/:build/cancel": {
+    request: async () => ({ url: `/api/v2/workspacebuilds/${(await memberWorkspace()).buildId}/cancel` }),
+    cases: [{ target: "none", expect: [200, 404, 403, 404, 404, 401] }],
+  },
+  "GET /api/v2/workspacebuilds/:build/logs": {
+    request: () => ({ url: `/api/v2/workspacebuilds/${fleet.workspace.buildId}/logs` }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "GET /api/v2/provisionerdaemons": {
+    request: () => ({ url: "/api/v2/provisionerdaemons" }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "POST /api/v2/provisionerkeys": {
+    request: () => ({ url: "/api/v2/provisionerkeys", payload: { name: uniq("pk") } }),
+    cases: [{ target: "none", expect: [201, 403, 403, 403, 403, 401] }],
+  },
+  "GET /api/v2/provisionerkeys": {
+    request: () => ({ url: "/api/v2/provisionerkeys" }),
+    cases: [{ target: "none", expect: [200, 404, 404, 404, 404, 401] }],
+  },
+  "DELETE /api/v2/provisionerkeys/:name": {
+    request: async () => {
+      const name = uniq("pk");
+      await rootCall("POST", "/api/v2/provisionerkeys", { name });
+      return { url: `/api/v2/provisionerkeys/${name}` };
+    },
+    cases: [{ target: "none", expect: [204, 404, 404, 404, 404, 401] }],
+  },
+  // The daemon API takes a provisioner key, never a session: every user is refused.
+  "POST /api/v2/provisionerdaemons": {
+    request: () => ({ url: "/api/v2/provisionerdaemons", payload: { name: "rogue" } }),
+    cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
+  },
+  "POST /api/v2/provisionerdaemons/:daemon/acquire": {
+    request: () => ({ url: `/api/v2/provisionerdaemons/${randomUUID()}/acquire`, payload: {} }),
+    cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
+  },
+  ...Object.fromEntries(
+    (["heartbeat", "logs", "complete", "fail"] as const).map((op) => [
+      `POST /api/v2/provisionerjobs/:job/${op}`,
+      {
+        request: () => ({ url: `/api/v2/provisionerjobs/${randomUUID()}/${op}`, payload: op === "logs" ? { logs: [{ stage: "x", level: "info", output: "y" }] } : op === "fail" ? { error: "x" } : {} }),
+        cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
+      } satisfies RouteSpec,
+    ]),
+  ),
+  "GET /api/v2/provisionerjobs/:job/archive": {
+    request: () => ({ url: `/api/v2/provisionerjobs/${randomUUID()}/archive` }),
+    cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
+  },
 };
 
 beforeAll(async () => {
@@ -325,6 +498,12 @@ beforeAll(async () => {
   const del = await s.request({ method: "DELETE", url: `/api/v2/users/${shared.deleted.id}`, token: root });
   if (del.statusCode !== 204) throw new Error(`delete: ${del.body}`);
   shared.deleted.absent = true;
+  fleet.fileHash = (await s.request({ method: "POST", url: "/api/v2/files", token: root, headers: TAR, payload: Buffer.from(tarOf({ "template.ts": "export default 1;\n" })) })).json().hash;
+  fleet.template = "matrix-tpl";
+  await pushImported(fleet.template, "v1");
+  await rootCall("POST", `/api/v2/templates/${fleet.template}/versions`, { file_hash: fleet.fileHash, name: "spare", activate: false });
+  fleet.spareVersion = "spare";
+  fleet.workspace = await memberWorkspace();
 });
 afterAll(async () => s?.close());
 
@@ -364,6 +543,7 @@ async function run(spec: RouteSpec, method: string, c: Case, caller: Caller, exp
   const before = await snapshot(target);
   const opts: InjectOptions & { token?: string } = { method: method as InjectOptions["method"], url: req.url, token: actor?.token };
   if (req.payload !== undefined) opts.payload = req.payload;
+  if (req.headers) opts.headers = req.headers;
   const res = await s.request(opts);
 
   expect(res.statusCode, `${caller} ${method} ${req.url}: ${res.body}`).toBe(expected);
@@ -373,7 +553,7 @@ async function run(spec: RouteSpec, method: string, c: Case, caller: Caller, exp
     const body = res.json();
     expect(body.code).toBe({ 400: "INVALID_INPUT", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT" }[expected]);
     // A user you may not read looks exactly like one that does not exist.
-    if (expected === 404 && target) expect(body).toEqual({ code: "NOT_FOUND", message: "user not found" });
+    if (expected === 404 && target && !req.url.includes("/workspaces")) expect(body).toEqual({ code: "NOT_FOUND", message: "user not found" });
   }
   const after = await snapshot(target);
   if (before !== undefined) {
