@@ -1,0 +1,519 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import Docker from "dockerode";
+import { addressOf, type DockerContainer, type DockerImage, type DockerVolume, type Resource } from "@outpost/template/resources";
+import { agentEntrypoint } from "../agent-entrypoint.js";
+import type { ResourceState } from "../plan.js";
+import { abortError, checkWorkspaceId, errorMessage, sleep, specHash, throwIfAborted } from "./common.js";
+import { DriverUnavailableError, WORKSPACE_LABEL, type Driver, type DriverContext, type OrphanResource } from "./driver.js";
+
+/** Label with the resource address (`docker_container.main`) on everything the driver creates. */
+export const RESOURCE_LABEL = "outpost.resource";
+/** Label with the digest of the spec a container was created from; create adopts only on a match. */
+export const SPEC_LABEL = "outpost.spec_hash";
+
+export interface DockerDriverOptions {
+  /** The engine's unix socket. Default /var/run/docker.sock. */
+  socketPath?: string;
+  /** `tcp://HOST:PORT` (plain HTTP) instead of a socket; the caller maps DOCKER_HOST onto these two. */
+  host?: string;
+  /** Pull an image that is not on the host. Default false: images are built or imported locally. */
+  pullMissingImages?: boolean;
+  /** Seconds a container gets between SIGTERM and SIGKILL when it is removed. Default 10. */
+  stopTimeoutSeconds?: number;
+}
+
+export function containerName(workspaceId: string, name: string): string {
+  return `outpost-${workspaceId}-${name}`;
+}
+
+/** Image references are lowercase; resource names may not be. */
+export function imageTag(workspaceId: string, name: string): string {
+  return `outpost-${workspaceId}-${name}`.toLowerCase() + ":latest";
+}
+
+interface DockerError extends Error {
+  statusCode?: number;
+  code?: string;
+  json?: { message?: string } | null;
+}
+
+const statusOf = (err: unknown) => (err as DockerError)?.statusCode;
+
+/** The engine's own message ("No such container: x"), not dockerode's "(HTTP code 404) ..." wrapper. */
+function dockerMessage(err: unknown): string {
+  const e = err as DockerError;
+  return e?.json?.message ?? errorMessage(err);
+}
+
+async function ignoreStatus<T>(p: Promise<T>, ...codes: number[]): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (codes.includes(statusOf(err) ?? 0)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * `docker_volume`, `docker_image` and `docker_container` through the Docker Engine API (dockerode).
+ * Everything created carries the labels WORKSPACE_LABEL and RESOURCE_LABEL. Containers use the host
+ * network (or none), run with an init process, and are named `outpost-<workspace>-<name>`. Images
+ * are never pulled unless `pullMissingImages` is set.
+ */
+export class DockerDriver implements Driver {
+  readonly name = "docker";
+  readonly types = ["docker_image", "docker_volume", "docker_container"] as const satisfies readonly Resource["type"][];
+  /** The dockerode client (tests use it to exec in containers and clean up). */
+  readonly docker: Docker;
+  private readonly where: string;
+  private readonly pull: boolean;
+  private readonly stopTimeout: number;
+  private readonly usersByImage = new Map<string, Promise<string[][]>>();
+
+  constructor(opts: DockerDriverOptions = {}) {
+    if (opts.host) {
+      const url = new URL(opts.host);
+      if (url.protocol !== "tcp:" && url.protocol !== "http:") throw new Error(`unsupported Docker host ${opts.host}: use tcp://HOST:PORT or a socket path`);
+      // host/port given explicitly, so docker-modem's own DOCKER_HOST lookup does not apply.
+      this.docker = new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: "http" });
+      this.where = opts.host;
+    } else {
+      const socketPath = opts.socketPath ?? "/var/run/docker.sock";
+      this.docker = new Docker({ socketPath, host: undefined, port: undefined, protocol: "http" } as Docker.DockerOptions);
+      this.where = socketPath;
+    }
+    this.pull = opts.pullMissingImages ?? false;
+    this.stopTimeout = opts.stopTimeoutSeconds ?? 10;
+  }
+
+  async check(): Promise<void> {
+    try {
+      await (this.docker.ping as (o: { abortSignal: AbortSignal }) => Promise<unknown>)({ abortSignal: AbortSignal.timeout(5000) });
+    } catch (err) {
+      const e = err as DockerError;
+      const reason = e?.name === "TimeoutError" || e?.name === "AbortError" ? "no answer within 5 s" : dockerMessage(err);
+      throw new DriverUnavailableError(`Docker engine is not reachable at ${this.where}: ${reason}. Start dockerd or set DOCKER_HOST`);
+    }
+  }
+
+  async create(ctx: DriverContext, resource: Resource): Promise<Record<string, unknown>> {
+    checkWorkspaceId(ctx.workspaceId);
+    return this.wrap(async () => {
+      switch (resource.type) {
+        case "docker_volume":
+          return this.createVolume(ctx, resource);
+        case "docker_image":
+          return this.buildImage(ctx, resource);
+        case "docker_container":
+          return this.createContainer(ctx, resource);
+        default:
+          throw new Error(`the docker driver does not handle ${resource.type}`);
+      }
+    });
+  }
+
+  async update(ctx: DriverContext, resource: Resource, previous: ResourceState): Promise<Record<string, unknown>> {
+    checkWorkspaceId(ctx.workspaceId);
+    if (resource.type === "docker_volume") {
+      return this.wrap(async () => {
+        // The Engine API cannot relabel a volume, and recreating it would lose the data in it.
+        ctx.log("warn", `docker: labels of volume ${resource.name} cannot change on an existing volume; they apply when it is next created`);
+        return this.createVolume(ctx, resource);
+      });
+    }
+    // Nothing else changes in place (the planner replaces them); recreate if asked anyway.
+    await this.delete(ctx, previous);
+    return this.create(ctx, resource);
+  }
+
+  async delete(ctx: DriverContext, previous: ResourceState): Promise<void> {
+    checkWorkspaceId(ctx.workspaceId);
+    const r = previous.resource;
+    return this.wrap(async () => {
+      switch (r.type) {
+        case "docker_container":
+          return this.deleteContainer(ctx, containerName(ctx.workspaceId, r.name));
+        case "docker_volume":
+          return this.deleteVolume(ctx, r.name);
+        case "docker_image":
+          return this.deleteImage(ctx, r, previous.outputs);
+        default:
+          throw new Error(`the docker driver does not handle ${r.type}`);
+      }
+    });
+  }
+
+  async listByWorkspace(workspaceId: string): Promise<OrphanResource[]> {
+    return this.wrap(async () => {
+      const filters = { label: [`${WORKSPACE_LABEL}=${workspaceId}`] };
+      const [containers, volumes, images] = await Promise.all([
+        this.docker.listContainers({ all: true, filters }),
+        this.docker.listVolumes({ filters }),
+        this.docker.listImages({ filters }),
+      ]);
+      return [
+        ...containers.map((c) => ({ kind: "container", id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, "") })),
+        ...(volumes.Volumes ?? []).map((v) => ({ kind: "volume", id: v.Name, name: v.Name })),
+        ...images.map((i) => ({ kind: "image", id: i.Id, name: i.RepoTags?.find((t) => t !== "<none>:<none>") ?? i.Id })),
+      ];
+    });
+  }
+
+  /** Runs a command in a running container: for tests and diagnostics. */
+  async exec(container: string, cmd: string[], opts: { user?: string; workingDir?: string } = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const exec = await this.docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, ...(opts.user ? { User: opts.user } : {}), ...(opts.workingDir ? { WorkingDir: opts.workingDir } : {}) });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const stdout = new PassThrough().on("data", (b: Buffer) => out.push(b));
+    const stderr = new PassThrough().on("data", (b: Buffer) => err.push(b));
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    await new Promise<void>((resolve, reject) => {
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      stream.on("error", reject);
+    });
+    const info = await exec.inspect();
+    return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  }
+
+  // --- volumes ---
+
+  private labels(ctx: DriverContext, resource: Resource, extra: Record<string, string> = {}): Record<string, string> {
+    return { ...extra, [WORKSPACE_LABEL]: ctx.workspaceId, [RESOURCE_LABEL]: addressOf(resource) };
+  }
+
+  private async createVolume(ctx: DriverContext, r: DockerVolume): Promise<Record<string, unknown>> {
+    const existing = await ignoreStatus(this.docker.getVolume(r.name).inspect({ abortSignal: ctx.signal }), 404);
+    if (existing) {
+      const owner = existing.Labels?.[WORKSPACE_LABEL];
+      if (owner !== ctx.workspaceId) {
+        throw new Error(`docker volume ${r.name} already exists and ${owner ? `belongs to workspace ${owner}` : "is not managed by Outpost"}; rename the volume in the template or remove it`);
+      }
+      ctx.log("info", `docker: using existing volume ${r.name}`);
+      return { name: existing.Name, mountpoint: existing.Mountpoint };
+    }
+    const created = await this.docker.createVolume({ Name: r.name, Labels: this.labels(ctx, r, r.labels), abortSignal: ctx.signal } as Docker.VolumeCreateOptions);
+    ctx.log("info", `docker: created volume ${r.name}`);
+    return { name: created.name, mountpoint: (await this.docker.getVolume(r.name).inspect()).Mountpoint };
+  }
+
+  private async deleteVolume(ctx: DriverContext, name: string): Promise<void> {
+    const vol = this.docker.getVolume(name);
+    const info = await ignoreStatus(vol.inspect({ abortSignal: ctx.signal }), 404);
+    if (!info) {
+      ctx.log("info", `docker: volume ${name} is already gone`);
+      return;
+    }
+    if (info.Labels?.[WORKSPACE_LABEL] !== ctx.workspaceId) throw new Error(`docker volume ${name} does not belong to workspace ${ctx.workspaceId}; not removing it`);
+    try {
+      await ignoreStatus(vol.remove({ abortSignal: ctx.signal }), 404);
+    } catch (err) {
+      if (statusOf(err) === 409) throw new Error(`docker volume ${name} is still in use: ${dockerMessage(err)}`);
+      throw err;
+    }
+    ctx.log("info", `docker: removed volume ${name}`);
+  }
+
+  // --- images ---
+
+  private async buildImage(ctx: DriverContext, r: DockerImage): Promise<Record<string, unknown>> {
+    const context = inside(ctx.templateDir, r.context, "build context");
+    const dockerfile = inside(context, r.dockerfile, "Dockerfile (relative to the build context)");
+    try {
+      await fs.access(dockerfile);
+    } catch {
+      throw new Error(`docker_image.${r.name}: ${path.relative(ctx.templateDir, dockerfile) || r.dockerfile} not found in the template`);
+    }
+    const tag = imageTag(ctx.workspaceId, r.name);
+    ctx.log("info", `docker: building image ${tag} from ${path.relative(ctx.templateDir, dockerfile)}`);
+    throwIfAborted(ctx.signal);
+    const stream = await this.docker.buildImage(
+      { context, src: await fs.readdir(context) },
+      {
+        t: tag,
+        dockerfile: path.relative(context, dockerfile).split(path.sep).join("/"),
+        labels: this.labels(ctx, r),
+        ...(r.buildArgs ? { buildargs: r.buildArgs } : {}),
+        rm: true,
+        forcerm: true,
+        abortSignal: ctx.signal,
+      },
+    );
+    let failure: string | undefined;
+    let builtId: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      let pending = "";
+      const onAbort = () => {
+        (stream as unknown as { destroy?: () => void }).destroy?.();
+        reject(abortError(ctx.signal));
+      };
+      if (ctx.signal.aborted) return onAbort();
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      const handle = (line: string) => {
+        if (!line.trim()) return;
+        let msg: { stream?: string; status?: string; error?: string; errorDetail?: { message?: string }; aux?: { ID?: string } };
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          ctx.log("info", line);
+          return;
+        }
+        if (msg.stream) for (const l of msg.stream.split(/\r?\n/)) if (l.trim()) ctx.log("info", l.trimEnd());
+        if (msg.status) ctx.log("info", msg.status);
+        if (msg.aux?.ID) builtId = msg.aux.ID;
+        if (msg.error || msg.errorDetail) {
+          failure = msg.errorDetail?.message ?? msg.error;
+          ctx.log("error", failure ?? "build failed");
+        }
+      };
+      stream.on("data", (chunk: Buffer) => {
+        pending += chunk.toString("utf8");
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        lines.forEach(handle);
+      });
+      const done = () => {
+        ctx.signal.removeEventListener("abort", onAbort);
+        handle(pending);
+        pending = "";
+        resolve();
+      };
+      stream.on("end", done);
+      stream.on("error", (err: Error) => {
+        ctx.signal.removeEventListener("abort", onAbort);
+        reject(ctx.signal.aborted ? abortError(ctx.signal) : err);
+      });
+    });
+    throwIfAborted(ctx.signal);
+    if (failure) throw new Error(`docker_image.${r.name}: build failed: ${failure}`);
+    const info = await this.docker.getImage(tag).inspect();
+    if (builtId && builtId !== info.Id) ctx.log("warn", `docker: ${tag} points at ${info.Id}, not the built ${builtId}`);
+    ctx.log("info", `docker: built image ${tag} (${info.Id.slice(0, 19)})`);
+    return { id: info.Id, tag };
+  }
+
+  private async deleteImage(ctx: DriverContext, r: DockerImage, outputs: Record<string, unknown>): Promise<void> {
+    const tag = imageTag(ctx.workspaceId, r.name);
+    const info = await ignoreStatus(this.docker.getImage(tag).inspect(), 404);
+    if (info && info.Config?.Labels?.[WORKSPACE_LABEL] === ctx.workspaceId) {
+      await ignoreStatus(this.docker.getImage(tag).remove({ abortSignal: ctx.signal } as object), 404);
+      ctx.log("info", `docker: removed image ${tag}`);
+    } else {
+      ctx.log("info", `docker: image ${tag} is already gone`);
+    }
+    // An older build of the same image that lost its tag: remove it too, if nothing else uses it.
+    const oldId = outputs.id;
+    if (typeof oldId === "string" && oldId !== info?.Id) {
+      const old = await ignoreStatus(this.docker.getImage(oldId).inspect(), 404);
+      if (old?.Config?.Labels?.[WORKSPACE_LABEL] === ctx.workspaceId) await ignoreStatus(this.docker.getImage(oldId).remove(), 404, 409);
+    }
+  }
+
+  // --- containers ---
+
+  private async resolveImage(ctx: DriverContext, r: DockerContainer): Promise<{ ref: string; info: Docker.ImageInspectInfo }> {
+    let ref: string;
+    if (typeof r.image === "string") ref = r.image;
+    else {
+      const built = ctx.outputsOf(`docker_image.${r.image.build}`)?.id;
+      ref = typeof built === "string" ? built : imageTag(ctx.workspaceId, r.image.build);
+    }
+    let info = await ignoreStatus(this.docker.getImage(ref).inspect(), 404);
+    if (!info && this.pull && typeof r.image === "string") {
+      ctx.log("info", `docker: pulling ${ref}`);
+      const stream = await this.docker.pull(ref, { abortSignal: ctx.signal } as object);
+      await new Promise<void>((resolve, reject) => this.docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
+      info = await this.docker.getImage(ref).inspect();
+    }
+    if (!info) {
+      throw new Error(
+        typeof r.image === "string"
+          ? `image ${ref} is not on the Docker host${this.pull ? "" : " (images are not pulled: build it, e.g. scripts/build-base-image.sh for outpost/base, or load it with docker load)"}`
+          : `image for docker_image.${r.image.build} (${ref}) is missing; it is built by the same template`,
+      );
+    }
+    return { ref, info };
+  }
+
+  private async createContainer(ctx: DriverContext, r: DockerContainer): Promise<Record<string, unknown>> {
+    const name = containerName(ctx.workspaceId, r.name);
+    const { ref, info: image } = await this.resolveImage(ctx, r);
+    const agentEnv = r.agent ? ctx.agentEnv(r.agent) : {};
+    const hash = specHash({ resource: r, image: image.Id, agentEnv });
+    throwIfAborted(ctx.signal);
+
+    const existing = await ignoreStatus(this.docker.getContainer(name).inspect({ abortSignal: ctx.signal } as object), 404);
+    if (existing) {
+      const owner = existing.Config.Labels?.[WORKSPACE_LABEL];
+      if (owner !== ctx.workspaceId) throw new Error(`a container named ${name} already exists and ${owner ? `belongs to workspace ${owner}` : "is not managed by Outpost"}`);
+      if (existing.Config.Labels?.[SPEC_LABEL] === hash) {
+        ctx.log("info", `docker: using existing container ${name}`);
+        const c = this.docker.getContainer(existing.Id);
+        if (!existing.State.Running) await this.startAndVerify(ctx, c, name);
+        return { id: existing.Id, name, image: image.Id };
+      }
+      ctx.log("info", `docker: removing container ${name}, created from an older spec`);
+      await this.deleteContainer(ctx, name);
+    }
+
+    const env = { ...r.agent?.env, ...r.env, ...agentEnv };
+    const command = r.command ?? (r.agent ? agentEntrypoint(r.agent) : undefined);
+    const user = r.agent?.dir ? await this.userForHome(ctx, image, r.agent.dir) : undefined;
+    const opts: Docker.ContainerCreateOptions = {
+      name,
+      Image: ref,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: this.labels(ctx, r, { [SPEC_LABEL]: hash }),
+      ...(r.agent?.dir ? { WorkingDir: r.agent.dir } : {}),
+      ...(user ? { User: user } : {}),
+      // Our entrypoint is the whole command; a template's `command` keeps the image's ENTRYPOINT.
+      ...(r.command ? { Cmd: r.command } : command ? { Entrypoint: command.slice(0, 1), Cmd: command.slice(1) } : {}),
+      HostConfig: {
+        NetworkMode: "host",
+        Init: true,
+        RestartPolicy: { Name: "unless-stopped" },
+        ...(r.cpus ? { NanoCpus: Math.round(r.cpus * 1e9) } : {}),
+        ...(r.memoryMb ? { Memory: r.memoryMb * 1024 * 1024 } : {}),
+        Mounts: (r.mounts ?? []).map((m) => ({
+          Type: m.volume ? ("volume" as const) : ("bind" as const),
+          Source: (m.volume ?? m.hostPath)!,
+          Target: m.target,
+          ReadOnly: m.readOnly ?? false,
+        })),
+      },
+    };
+    const c = await this.docker.createContainer(opts);
+    ctx.log("info", `docker: created container ${name}${user ? ` (user ${user})` : ""}`);
+    try {
+      await this.startAndVerify(ctx, c, name);
+    } catch (err) {
+      // Not recorded in state, so do not leave it behind (it would hold its volumes).
+      await ignoreStatus(c.remove({ force: true }), 404).catch(() => {});
+      throw err;
+    }
+    return { id: c.id, name, image: image.Id };
+  }
+
+  private async startAndVerify(ctx: DriverContext, c: Docker.Container, name: string): Promise<void> {
+    await ignoreStatus(c.start({ abortSignal: ctx.signal } as object), 304);
+    // A command that fails at once (missing binary, bad mount) fails this build, not a later one.
+    await sleep(250, ctx.signal);
+    const state = (await c.inspect()).State;
+    if (!state.Running) {
+      const logs = (await c.logs({ stdout: true, stderr: true, tail: 20 }).catch(() => Buffer.from(""))) as Buffer;
+      const text = stripMux(logs).trim();
+      throw new Error(`container ${name} exited at once (code ${state.ExitCode}${state.Error ? `, ${state.Error}` : ""})${text ? `:\n${text}` : ""}`);
+    }
+    ctx.log("info", `docker: started container ${name}`);
+  }
+
+  private async deleteContainer(ctx: DriverContext, name: string): Promise<void> {
+    const c = this.docker.getContainer(name);
+    const info = await ignoreStatus(c.inspect(), 404);
+    if (!info) {
+      ctx.log("info", `docker: container ${name} is already gone`);
+      return;
+    }
+    if (info.Config.Labels?.[WORKSPACE_LABEL] !== ctx.workspaceId) throw new Error(`container ${name} does not belong to workspace ${ctx.workspaceId}; not removing it`);
+    if (info.State.Running) {
+      try {
+        await ignoreStatus(c.stop({ t: this.stopTimeout, abortSignal: ctx.signal } as object), 304, 404);
+      } catch (err) {
+        // Canceled while waiting for a graceful stop: kill it now, then report the cancel.
+        if (ctx.signal.aborted) {
+          await ignoreStatus(c.remove({ force: true }), 404).catch(() => {});
+          throw abortError(ctx.signal);
+        }
+        throw err;
+      }
+    }
+    await ignoreStatus(c.remove({ force: true, v: false }), 404);
+    ctx.log("info", `docker: removed container ${name}`);
+  }
+
+  /**
+   * The user whose home directory is `dir` in the image's /etc/passwd (so a template with
+   * `dir: "/home/dev"` runs as dev), unless the image names a USER itself. Read once per image from a
+   * created, never started, container.
+   */
+  private async userForHome(ctx: DriverContext, image: Docker.ImageInspectInfo, dir: string): Promise<string | undefined> {
+    if (image.Config?.User) return undefined;
+    let users = this.usersByImage.get(image.Id);
+    if (!users) {
+      users = this.readPasswd(ctx, image.Id).catch(() => []);
+      this.usersByImage.set(image.Id, users);
+    }
+    const want = dir.replace(/\/+$/, "");
+    return (await users).find((u) => u[5]?.replace(/\/+$/, "") === want && u[0] !== "root")?.[0];
+  }
+
+  private async readPasswd(ctx: DriverContext, imageId: string): Promise<string[][]> {
+    const probe = await this.docker.createContainer({ Image: imageId, Entrypoint: ["/bin/true"], Cmd: [], Labels: { [WORKSPACE_LABEL]: ctx.workspaceId }, HostConfig: { NetworkMode: "none" } });
+    try {
+      const archive = await probe.getArchive({ path: "/etc/passwd" });
+      const chunks: Buffer[] = [];
+      for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
+      return firstTarFile(Buffer.concat(chunks))
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.split(":"));
+    } finally {
+      await ignoreStatus(probe.remove({ force: true }), 404).catch(() => {});
+    }
+  }
+
+  /** Connection failures mid-operation are the engine being unavailable, like a failed check(). */
+  private async wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as DockerError)?.code;
+      if (code === "ENOENT" || code === "ECONNREFUSED" || code === "EACCES" || code === "ECONNRESET") {
+        throw new DriverUnavailableError(`Docker engine is not reachable at ${this.where}: ${errorMessage(err)}. Start dockerd or set DOCKER_HOST`);
+      }
+      if (statusOf(err) !== undefined) {
+        const e = new Error(`Docker: ${dockerMessage(err)}`) as DockerError;
+        e.statusCode = statusOf(err);
+        throw e;
+      }
+      throw err;
+    }
+  }
+}
+
+/** `context` inside `base` (template paths must not climb out of the template folder). */
+function inside(base: string, rel: string, what: string): string {
+  const abs = path.resolve(base, rel);
+  const r = path.relative(base, abs);
+  if (r.startsWith("..") || path.isAbsolute(r)) throw new Error(`${what} ${JSON.stringify(rel)} is outside ${base}`);
+  return abs;
+}
+
+/** The contents of the first file in a tar archive (enough for a single-file getArchive). */
+function firstTarFile(tar: Buffer): string {
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const header = tar.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) break;
+    const size = parseInt(header.subarray(124, 136).toString("ascii").replace(/\0.*$/, "").trim() || "0", 8);
+    const type = String.fromCharCode(header[156] ?? 0);
+    const body = off + 512;
+    if (type === "0" || type === "\0") return tar.subarray(body, body + size).toString("utf8");
+    off = body + Math.ceil(size / 512) * 512;
+  }
+  return "";
+}
+
+/** Container logs without a TTY come in Docker's 8-byte-header frames. */
+function stripMux(buf: Buffer): string {
+  const parts: Buffer[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length && (buf[off] === 1 || buf[off] === 2) && buf[off + 1] === 0) {
+    const len = buf.readUInt32BE(off + 4);
+    parts.push(buf.subarray(off + 8, off + 8 + len));
+    off += 8 + len;
+  }
+  return off === 0 ? buf.toString("utf8") : Buffer.concat(parts).toString("utf8");
+}
