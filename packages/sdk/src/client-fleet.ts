@@ -122,8 +122,8 @@ export class FleetClient extends OutpostClient {
     return this.request("POST", "/api/v2/provisionerdaemons", { body, schema: ProvisionerDaemonSchema });
   }
   /** Returns undefined when no job arrived within `waitSeconds`. */
-  acquireJob(daemonId: string, waitSeconds = 0) {
-    return this.request("POST", `/api/v2/provisionerdaemons/${enc(daemonId)}/acquire`, { body: { wait_seconds: waitSeconds }, schema: AcquiredJobSchema.optional() });
+  acquireJob(daemonId: string, waitSeconds = 0, signal?: AbortSignal) {
+    return this.request("POST", `/api/v2/provisionerdaemons/${enc(daemonId)}/acquire`, { body: { wait_seconds: waitSeconds }, schema: AcquiredJobSchema.optional(), ...(signal ? { signal } : {}) });
   }
   heartbeatJob(jobId: string) {
     return this.request("POST", `/api/v2/provisionerjobs/${enc(jobId)}/heartbeat`, { schema: HeartbeatResponseSchema });

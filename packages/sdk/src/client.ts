@@ -50,7 +50,7 @@ export class OutpostClient {
   async request<S extends z.ZodTypeAny | undefined>(
     method: string,
     path: string,
-    opts: { body?: unknown; query?: Query; schema?: S; raw?: { data: Uint8Array; contentType: string } } = {},
+    opts: { body?: unknown; query?: Query; schema?: S; raw?: { data: Uint8Array; contentType: string }; signal?: AbortSignal } = {},
   ): Promise<S extends z.ZodTypeAny ? z.infer<S> : void> {
     const res = await this.send(method, path, opts);
     if (!opts.schema || res.status === 204) return undefined as never;
@@ -63,7 +63,7 @@ export class OutpostClient {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  private async send(method: string, path: string, opts: { body?: unknown; query?: Query; raw?: { data: Uint8Array; contentType: string } }): Promise<Response> {
+  private async send(method: string, path: string, opts: { body?: unknown; query?: Query; raw?: { data: Uint8Array; contentType: string }; signal?: AbortSignal }): Promise<Response> {
     const url = new URL(this.url + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: "application/json" };
@@ -79,7 +79,7 @@ export class OutpostClient {
     }
     let res: Response;
     try {
-      res = await this.fetchImpl(url, { method, headers, body, credentials: "include" });
+      res = await this.fetchImpl(url, { method, headers, body, credentials: "include", ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new OutpostError(0, "UNAVAILABLE", `cannot reach ${this.url}`, cause?.code ?? cause?.message ?? String(err));

@@ -1,0 +1,163 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { FleetClient } from "@outpost/sdk/client-fleet";
+import { OutpostError } from "@outpost/sdk/client-error";
+import type { AcquiredJob, Tags } from "@outpost/sdk/provisioner";
+import type { Resource } from "@outpost/template/resources";
+import { applyPlan } from "./apply.js";
+import { errorMessage, sleep } from "./drivers/common.js";
+import type { Driver } from "./drivers/driver.js";
+import { extractArchive } from "./archive.js";
+import { JobLogger } from "./job-logger.js";
+import { describePlan, plan, type ResourceState } from "./plan.js";
+import { loadTemplate } from "./template-loader.js";
+
+export interface DaemonLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export interface DaemonOptions {
+  client: FleetClient;
+  name: string;
+  tags?: Tags;
+  version?: string;
+  drivers: Driver[];
+  /** Where job folders are extracted (one temporary folder per job). */
+  workDir?: string;
+  /** How long template code may run. */
+  templateTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  logger?: DaemonLogger;
+  signal: AbortSignal;
+}
+
+const quiet: DaemonLogger = { info: () => undefined, warn: () => undefined };
+
+/**
+ * A provisioner daemon: registers, then takes jobs one at a time (long-poll), runs each (template
+ * import, or a workspace build: plan against the previous state, apply through the drivers) while
+ * heartbeating, ships logs, and reports the result. Only the server's API is used. Runs until `signal`.
+ */
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const log = opts.logger ?? quiet;
+  let daemonId: string | undefined;
+  let backoff = 500;
+  while (!opts.signal.aborted) {
+    try {
+      daemonId ??= (await opts.client.registerDaemon({ name: opts.name, tags: opts.tags ?? {}, version: opts.version ?? "" })).id;
+      const job = await opts.client.acquireJob(daemonId, 25, opts.signal);
+      backoff = 500;
+      if (job) await runJob(opts, job, log);
+    } catch (err) {
+      if (opts.signal.aborted) break;
+      // A deleted key or a daemon the server forgot: register again; anything else: back off and retry.
+      if (err instanceof OutpostError && err.status === 404) daemonId = undefined;
+      log.warn(`provisioner daemon ${opts.name}: ${errorMessage(err)}; retrying in ${Math.round(backoff / 1000)} s`);
+      await sleep(backoff + Math.random() * backoff, opts.signal).catch(() => undefined);
+      backoff = Math.min(backoff * 2, 30_000);
+    }
+  }
+}
+
+async function runJob(opts: DaemonOptions, job: AcquiredJob, log: DaemonLogger): Promise<void> {
+  const { client } = opts;
+  const logger = new JobLogger(async (logs) => {
+    await client.appendJobLogs(job.id, logs);
+  });
+  const cancel = new AbortController();
+  const onStop = () => cancel.abort();
+  opts.signal.addEventListener("abort", onStop);
+  const heartbeat = setInterval(() => {
+    client.heartbeatJob(job.id).then(
+      (r) => r.cancel_requested && !cancel.signal.aborted && (logger.log("warn", "cancel requested: stopping"), cancel.abort()),
+      (err) => err instanceof OutpostError && err.status === 409 && cancel.abort(),
+    );
+  }, opts.heartbeatIntervalMs ?? 5000);
+  const dir = await fs.mkdtemp(path.join(opts.workDir ?? os.tmpdir(), "outpost-job-"));
+  log.info(`provisioner daemon ${opts.name}: running ${job.type} ${job.id}`);
+  try {
+    logger.setStage("Setting up");
+    const files = await extractArchive(await client.jobArchive(job.id), dir);
+    logger.log("info", `template folder: ${files.length} file(s)`);
+    if (job.type === "template_version_import") await runImport(opts, job, dir, logger);
+    else await runBuild(opts, job, dir, logger, cancel.signal);
+  } catch (err) {
+    logger.log("error", errorMessage(err));
+    await logger.flush();
+    await client.failJob(job.id, { error: errorMessage(err).slice(0, 8192) }).catch((e) => log.warn(`failing job ${job.id}: ${errorMessage(e)}`));
+  } finally {
+    clearInterval(heartbeat);
+    opts.signal.removeEventListener("abort", onStop);
+    await logger.flush();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runImport(opts: DaemonOptions, job: AcquiredJob, dir: string, logger: JobLogger): Promise<void> {
+  logger.setStage("Parsing template");
+  const onLog = (level: "info" | "warn" | "error", line: string) => logger.log(level, line);
+  const loaded = await loadTemplate({ dir, typecheck: true, timeoutMs: opts.templateTimeoutMs, onLog }, { mode: "import" });
+  const parameters = Object.entries(loaded.parameters).map(([name, spec]) => ({ name, spec }));
+  logger.log("info", `parameters: ${parameters.map((p) => p.name).join(", ") || "(none)"}`);
+  // A preview of what a start creates, with every parameter at its default (skipped when that is not possible).
+  logger.setStage("Detecting resources");
+  const defaults = Object.fromEntries(parameters.map((p) => [p.name, (p.spec as { default?: unknown }).default]));
+  const preview = await loadTemplate(
+    { dir, timeoutMs: opts.templateTimeoutMs, onLog },
+    {
+      mode: "build",
+      context: {
+        workspace: { id: "00000000-0000-4000-8000-000000000000", name: "preview", transition: "start", accessUrl: "" },
+        owner: { id: "00000000-0000-4000-8000-000000000000", username: "preview", email: "preview@example.com", name: "" },
+        params: defaults,
+      },
+    },
+  ).catch((err) => {
+    logger.log("warn", `no resource preview: ${errorMessage(err)}`);
+    return { resources: [] };
+  });
+  for (const r of preview.resources as Resource[]) logger.log("info", `${r.type}.${r.name}`);
+  await logger.flush();
+  await opts.client.completeJob(job.id, { import: { parameters, resources: preview.resources as Record<string, unknown>[] } });
+}
+
+async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, logger: JobLogger, signal: AbortSignal): Promise<void> {
+  const b = job.build!;
+  logger.setStage("Evaluating template");
+  const loaded = await loadTemplate(
+    { dir, timeoutMs: opts.templateTimeoutMs, onLog: (level, line) => logger.log(level, line) },
+    { mode: "build", context: { workspace: b.workspace, owner: b.owner, params: b.parameters } },
+  );
+  const previous = b.previous_state as unknown as ResourceState[];
+  const actions = plan(previous, loaded.resources as Resource[]);
+  logger.setStage("Planning");
+  const lines = describePlan(actions);
+  for (const line of lines.length ? lines : ["no changes"]) logger.log("info", line);
+  logger.setStage("Applying");
+  const result = await applyPlan({
+    actions,
+    drivers: opts.drivers,
+    ctx: {
+      workspaceId: b.workspace.id,
+      transition: b.workspace.transition,
+      templateDir: dir,
+      log: (level, line) => logger.log(level, line),
+      signal,
+      agentEnv: (agent) => ({ OUTPOST_AGENT_URL: b.workspace.accessUrl, OUTPOST_AGENT_NAME: agent.name }),
+      outputsOf: () => undefined,
+    },
+  });
+  const state = result.state.map((s) => ({ address: s.address, resource: s.resource as never, outputs: s.outputs }));
+  await logger.flush();
+  if (result.error) {
+    logger.log("error", signal.aborted ? "canceled" : errorMessage(result.error));
+    await logger.flush();
+    await opts.client.failJob(job.id, { error: signal.aborted ? "the build was canceled" : errorMessage(result.error).slice(0, 8192), state });
+    return;
+  }
+  logger.setStage("Done");
+  await logger.flush();
+  await opts.client.completeJob(job.id, { build: { state } });
+}

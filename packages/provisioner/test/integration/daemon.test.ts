@@ -1,0 +1,97 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FleetClient } from "@outpost/sdk/client-fleet";
+import { runDaemon } from "../../src/daemon.js";
+import { ProcessDriver } from "../../src/drivers/process.js";
+import { daemonClient, tarOf, userClient } from "../../../server/test/helpers/fleet.js";
+import { createTestServer, setupOwner, type TestServer } from "../../../server/test/helpers/test-server.js";
+
+const LOCAL_TEMPLATE = `import { defineTemplate, param, agent, processDriver } from "@outpost/template";
+export default defineTemplate({
+  parameters: { greeting: param.string({ default: "hello", description: "What the startup script writes" }) },
+  build({ workspace, params }) {
+    console.log("building", workspace.name, workspace.transition);
+    return [
+      workspace.transition === "start" &&
+        processDriver.agent({ agent: agent({ startupScript: "echo " + params.greeting + " > greeting.txt" }), dailyCost: 3 }),
+    ];
+  },
+});
+`;
+
+let s: TestServer;
+let owner: FleetClient;
+let dataDir: string;
+const stop = new AbortController();
+let daemonDone: Promise<void>;
+
+async function waitForJob(read: () => Promise<{ job: { status: string } }>): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const v = await read();
+    if (["succeeded", "failed", "canceled"].includes(v.job.status)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("job did not finish");
+}
+
+beforeAll(async () => {
+  s = await createTestServer({ listen: true });
+  owner = userClient(s, await setupOwner(s));
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "outpost-daemon-test-"));
+  daemonDone = runDaemon({ client: daemonClient(s), name: "built-in-1", drivers: [new ProcessDriver({ dataDir })], signal: stop.signal, heartbeatIntervalMs: 500 });
+});
+afterAll(async () => {
+  stop.abort();
+  await daemonDone;
+  await s?.close();
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+describe("provisioner daemon against a real server", () => {
+  it("imports a pushed template: parameters, resource preview and logs", async () => {
+    const { hash } = await owner.uploadFile(tarOf({ "template.ts": LOCAL_TEMPLATE }));
+    const pushed = await owner.createTemplateVersion("local", { file_hash: hash });
+    await waitForJob(() => owner.templateVersion("local", pushed.id));
+    const v = await owner.templateVersion("local", pushed.id);
+    expect(v.job.error).toBeNull();
+    expect(v).toMatchObject({ active: true, parameters: [{ name: "greeting", spec: { type: "string", default: "hello" } }], resources: [{ address: "process_agent.main", daily_cost: 3 }] });
+    const logs = (await owner.templateVersionLogs(v.id)).logs;
+    expect(logs.map((l) => l.stage)).toContain("Parsing template");
+    expect(logs.some((l) => l.output === "building preview start")).toBe(true);
+  });
+
+  it("fails the import of a template with a type error, naming file and line", async () => {
+    const { hash } = await owner.uploadFile(tarOf({ "template.ts": `import { defineTemplate, param } from "@outpost/template";\nexport default defineTemplate({ parameters: { n: param.number({ default: "two" }) }, build: () => [] });\n` }));
+    const pushed = await owner.createTemplateVersion("broken", { file_hash: hash });
+    await waitForJob(() => owner.templateVersion("broken", pushed.id));
+    const v = await owner.templateVersion("broken", pushed.id);
+    expect(v.job.status).toBe("failed");
+    expect(v.job.error).toMatch(/^template\.ts:2:\d+: .*string.*not assignable to type 'number'/);
+    expect(v.active).toBe(false);
+  });
+
+  it("starts a process workspace, stops it keeping its directory, and deletes it", async () => {
+    const ws = await owner.createWorkspace("me", { name: "local-dev", template: "local", parameters: { greeting: "bonjour" } });
+    await waitForJob(() => owner.build(ws.latest_build.id));
+    const started = await owner.workspace(ws.id);
+    expect(started.latest_build.job.error).toBeNull();
+    expect(started).toMatchObject({ status: "running", latest_build: { daily_cost: 3, resources: [{ address: "process_agent.main" }] } });
+    const dir = path.join(dataDir, "workspaces", ws.id);
+    for (let i = 0; i < 50 && !(await fs.access(path.join(dir, "greeting.txt")).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await fs.readFile(path.join(dir, "greeting.txt"), "utf8")).trim()).toBe("bonjour");
+    const logs = (await owner.buildLogs(ws.latest_build.id)).logs.map((l) => `${l.stage}: ${l.output}`);
+    expect(logs).toContain("Planning: + process_agent.main");
+
+    const stopBuild = await owner.createBuild(ws.id, { transition: "stop" });
+    await waitForJob(() => owner.build(stopBuild.id));
+    expect((await owner.workspace(ws.id)).status).toBe("stopped");
+    expect(await fs.readFile(path.join(dir, "greeting.txt"), "utf8")).toContain("bonjour");
+
+    const del = await owner.createBuild(ws.id, { transition: "delete" });
+    await waitForJob(() => owner.build(del.id));
+    expect((await owner.build(del.id)).status).toBe("deleted");
+    await expect(fs.access(dir)).rejects.toThrow();
+  });
+});
