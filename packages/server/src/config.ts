@@ -32,6 +32,9 @@ export const OPTIONS = {
   secureAuthCookie: { env: "OUTPOST_SECURE_AUTH_COOKIE", flag: "--secure-auth-cookie", type: "bool", default: "false", description: "Mark the session cookie Secure (set when the access URL is https)." },
   loginRateLimitIp: { env: "OUTPOST_LOGIN_RATE_LIMIT_IP", flag: "--login-rate-limit-ip", type: "int", min: 1, max: 1_000_000, default: "20", description: "Login attempts allowed per client IP per minute." },
   loginRateLimitAccount: { env: "OUTPOST_LOGIN_RATE_LIMIT_ACCOUNT", flag: "--login-rate-limit-account", type: "int", min: 1, max: 1_000_000, default: "5", description: "Failed login attempts allowed per account per 15 minutes." },
+  provisionerDaemons: { env: "OUTPOST_PROVISIONER_DAEMONS", flag: "--provisioner-daemons", type: "int", min: 0, max: 64, default: "3", description: "Provisioner daemons the server runs itself (0: only external `outpost provisionerd` daemons build workspaces)." },
+  provisionerHeartbeatTimeout: { env: "OUTPOST_PROVISIONER_HEARTBEAT_TIMEOUT", flag: "--provisioner-heartbeat-timeout", type: "duration", default: "2m", description: "A running job whose daemon has not heartbeated for this long is failed, so the workspace can be built again." },
+  dockerSocket: { env: "OUTPOST_DOCKER_SOCKET", flag: "--docker-socket", type: "path", default: "/var/run/docker.sock", description: "Docker Engine socket the built-in daemons use for docker templates." },
   maxBodyBytes: { env: "OUTPOST_MAX_BODY_BYTES", flag: "--max-body-bytes", type: "int", min: 1024, max: 1_073_741_824, default: "1048576", description: "Largest JSON request body accepted (bytes); larger bodies answer 413." },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -51,6 +54,9 @@ export interface ServerConfig {
   loginRateLimitIp: number;
   loginRateLimitAccount: number;
   maxBodyBytes: number;
+  provisionerDaemons: number;
+  provisionerHeartbeatTimeoutMs: number;
+  dockerSocket: string;
 }
 
 /** Environment variables read by the CLI, not the server; the server accepts them without complaint. */
@@ -199,6 +205,9 @@ export function parseConfig({ argv, env, home }: ParseInput): ServerConfig {
     loginRateLimitIp: out.loginRateLimitIp as number,
     loginRateLimitAccount: out.loginRateLimitAccount as number,
     maxBodyBytes: out.maxBodyBytes as number,
+    provisionerDaemons: out.provisionerDaemons as number,
+    provisionerHeartbeatTimeoutMs: out.provisionerHeartbeatTimeout as number,
+    dockerSocket: out.dockerSocket as string,
   };
 }
 

@@ -1,15 +1,18 @@
 import { systemClock } from "./clock.js";
 import { ConfigError, loadConfig, renderConfigDocs, renderHelp } from "./config.js";
 import { createLogger } from "./logger.js";
-import { startServer } from "./server.js";
+import { startServer, type RunningServer } from "./server.js";
 
 export interface ServerIo {
   out: (line: string) => void;
   err: (line: string) => void;
 }
 
+/** What runs beside the server in the same process (the built-in provisioner daemons); returns its stopper. */
+export type Companion = (server: RunningServer) => Promise<() => Promise<void>>;
+
 /** `outpost server`: runs until SIGINT/SIGTERM, then shuts PostgreSQL down cleanly. Returns the exit code. */
-export async function runServerCommand(argv: string[], io: ServerIo): Promise<number> {
+export async function runServerCommand(argv: string[], io: ServerIo, companion?: Companion): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     io.out(renderHelp());
     return 0;
@@ -37,6 +40,7 @@ export async function runServerCommand(argv: string[], io: ServerIo): Promise<nu
     io.err(`outpost server: failed to start: ${(err as Error).message}`);
     return 1;
   }
+  const stopCompanion = companion ? await companion(server) : async () => undefined;
   io.out("");
   io.out(`Outpost is running at ${server.url}`);
   io.out("");
@@ -47,6 +51,7 @@ export async function runServerCommand(argv: string[], io: ServerIo): Promise<nu
   return new Promise<number>((resolve) => {
     const stop = async (signal: string) => {
       io.err(`==> ${signal}: shutting down`);
+      await stopCompanion();
       await server.close();
       io.err("==> stopped");
       resolve(0);

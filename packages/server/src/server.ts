@@ -11,6 +11,7 @@ import { buildApp, type HttpApp } from "./http/app.js";
 import { allRoutes } from "./http/routes.js";
 import type { Deps } from "./services/deps.js";
 import { RateLimiter } from "./services/rate-limit.js";
+import { failHungJobs } from "./services/provisioner-jobs.js";
 
 export interface RunningServer {
   url: string;
@@ -59,9 +60,15 @@ export async function startServer({ config, logger, clock, onStage }: StartOptio
     const port = typeof addr === "object" && addr ? addr.port : config.httpAddress.port;
     const host = config.httpAddress.host.includes(":") ? `[${config.httpAddress.host}]` : config.httpAddress.host;
     const url = config.httpAddress.port === 0 ? `http://${host}:${port}` : config.accessUrl;
+    // The hung-job detector: every replica runs it; failing a job twice is a no-op.
+    const hungTimer = setInterval(() => {
+      failHungJobs(deps, config.provisionerHeartbeatTimeoutMs).catch((err) => logger.warn({ err }, "hung job detector"));
+    }, Math.min(30_000, config.provisionerHeartbeatTimeoutMs / 2));
+    hungTimer.unref();
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        clearInterval(hungTimer);
         await app.close().catch((err) => logger.warn({ err }, "closing HTTP server"));
         await pubsub.close();
         await db.end().catch(() => undefined);

@@ -1,0 +1,27 @@
+import { FleetClient } from "@outpost/sdk/client-fleet";
+import { runDaemon, type DaemonLogger } from "./daemon.js";
+import { DockerDriver } from "./drivers/docker.js";
+import { ProcessDriver } from "./drivers/process.js";
+
+export interface BuiltinDaemonOptions {
+  url: string;
+  key: string;
+  count: number;
+  dataDir: string;
+  dockerSocket: string;
+  logger: DaemonLogger;
+}
+
+/** Runs `count` daemons in this process (the server's own); returns a function that stops them. */
+export async function startBuiltinDaemons(opts: BuiltinDaemonOptions): Promise<() => Promise<void>> {
+  const stop = new AbortController();
+  const client = new FleetClient({ url: opts.url, provisionerKey: opts.key });
+  const drivers = [new ProcessDriver({ dataDir: opts.dataDir }), new DockerDriver({ socketPath: opts.dockerSocket })];
+  const running = Array.from({ length: opts.count }, (_, i) =>
+    runDaemon({ client, name: `built-in-${i + 1}`, drivers, signal: stop.signal, logger: opts.logger }),
+  );
+  return async () => {
+    stop.abort();
+    await Promise.allSettled(running);
+  };
+}
