@@ -93,6 +93,10 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
     }
   });
 
+  // Long polls end when the server shuts down, so closing does not wait out their timeouts.
+  const closing = new AbortController();
+  app.addHook("preClose", async () => closing.abort());
+
   // Template archives: raw bytes, limited per route (the JSON limit is far smaller).
   app.addContentTypeParser("application/x-tar", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
@@ -154,6 +158,8 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
         // Long polls stop waiting when the client goes away.
         const aborter = new AbortController();
         reply.raw.once("close", () => aborter.abort());
+        if (closing.signal.aborted) aborter.abort();
+        else closing.signal.addEventListener("abort", () => aborter.abort(), { once: true });
         let status: number | undefined;
         const result = await def.handler({
           deps,

@@ -76,6 +76,8 @@ export async function acquire(deps: Deps, auth: DaemonAuth, daemonId: string, wa
   const daemon = await daemonFor(deps, auth, daemonId);
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
+    // A daemon that hung up must not be handed a job it will never run.
+    if (signal?.aborted) return undefined;
     await touchDaemon(deps.db, daemon.id, deps.clock.now());
     const job = await jobs.acquireJob(deps.db, daemon.id, { ...daemon.tags, ...auth.tags }, deps.clock.now());
     if (job) {
