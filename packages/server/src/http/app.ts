@@ -157,9 +157,13 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
         if (def.rawBody && !Buffer.isBuffer(body)) throw new ApiError("INVALID_INPUT", "expected a tar archive", `send the body as ${def.rawBody}`);
         // Long polls stop waiting when the client goes away.
         const aborter = new AbortController();
-        reply.raw.once("close", () => aborter.abort());
+        const onClosing = () => aborter.abort();
         if (closing.signal.aborted) aborter.abort();
-        else closing.signal.addEventListener("abort", () => aborter.abort(), { once: true });
+        else closing.signal.addEventListener("abort", onClosing, { once: true });
+        reply.raw.once("close", () => {
+          aborter.abort();
+          closing.signal.removeEventListener("abort", onClosing);
+        });
         let status: number | undefined;
         const result = await def.handler({
           deps,
