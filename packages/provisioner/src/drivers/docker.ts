@@ -398,14 +398,24 @@ export class DockerDriver implements Driver {
   }
 
   private async startAndVerify(ctx: DriverContext, c: Docker.Container, name: string): Promise<void> {
+    const restartsBefore = (await c.inspect()).RestartCount ?? 0;
     await ignoreStatus(c.start({ abortSignal: ctx.signal } as object), 304);
     // A command that fails at once (missing binary, bad mount) fails this build, not a later one.
-    await sleep(250, ctx.signal);
-    const state = (await c.inspect()).State;
-    if (!state.Running) {
+    // With the restart policy such a container shows as running between restarts: count them.
+    await sleep(300, ctx.signal);
+    const info = await c.inspect();
+    const state = info.State;
+    if (!state.Running || state.Restarting || (info.RestartCount ?? 0) > restartsBefore) {
+      // Between restarts the engine reports exit code 0: end the loop and wait for a real exit.
+      let code = state.ExitCode;
+      if (state.Running || state.Restarting) {
+        await c.update({ RestartPolicy: { Name: "no", MaximumRetryCount: 0 } }).catch(() => {});
+        const waited = (await c.wait({ condition: "not-running", abortSignal: AbortSignal.timeout(5000) } as object).catch(() => undefined)) as { StatusCode?: number } | undefined;
+        code = waited?.StatusCode ?? code;
+      }
       const logs = (await c.logs({ stdout: true, stderr: true, tail: 20 }).catch(() => Buffer.from(""))) as Buffer;
       const text = stripMux(logs).trim();
-      throw new Error(`container ${name} exited at once (code ${state.ExitCode}${state.Error ? `, ${state.Error}` : ""})${text ? `:\n${text}` : ""}`);
+      throw new Error(`container ${name} exited at once (code ${code}${state.Error ? `, ${state.Error}` : ""})${text ? `:\n${text}` : ""}`);
     }
     ctx.log("info", `docker: started container ${name}`);
   }

@@ -17,7 +17,7 @@ import { DriverUnavailableError, WORKSPACE_LABEL, type Driver, type DriverContex
 import { FakeDriver } from "../../src/drivers/fake.js";
 import { ProcessDriver, PROCESS_WORKSPACE_ENV } from "../../src/drivers/process.js";
 import { plan, type ResourceState } from "../../src/plan.js";
-import { ensureDocker, findBaseImage } from "../../../../test/docker-setup.js";
+import { DEFAULT_DOCKER_SOCKET, ensureDocker, findBaseImage } from "../../../../test/docker-setup.js";
 
 // --- observing host processes independently of the process driver ---
 
@@ -466,8 +466,12 @@ describe("process driver", () => {
 
 // --- docker ---
 
-const dockerReady = await ensureDocker();
-const baseImage = dockerReady.ok ? await findBaseImage({ build: true }) : undefined;
+// DOCKER_HOST=unix:///path points the docker cases at another engine (or at none, to see them skip).
+const dockerHost = process.env.DOCKER_HOST;
+const SOCKET = dockerHost?.startsWith("unix://") ? dockerHost.slice("unix://".length) : DEFAULT_DOCKER_SOCKET;
+const dockerReady = dockerHost && !dockerHost.startsWith("unix://") ? { ok: false as const, reason: `DOCKER_HOST=${dockerHost}: these tests use a unix socket` } : await ensureDocker(SOCKET);
+// OUTPOST_TEST_BASE_IMAGE picks the image (e.g. outpost/base:probe, which has no dev user).
+const baseImage = !dockerReady.ok ? undefined : process.env.OUTPOST_TEST_BASE_IMAGE ? { image: process.env.OUTPOST_TEST_BASE_IMAGE } : await findBaseImage({ socketPath: SOCKET, build: true });
 const dockerSkip = !dockerReady.ok ? dockerReady.reason : baseImage && "reason" in baseImage ? baseImage.reason : undefined;
 const IMAGE = baseImage && "image" in baseImage ? baseImage.image : "outpost/base";
 if (dockerSkip) console.warn(`docker driver cases skipped: ${dockerSkip}`);
@@ -477,7 +481,7 @@ let dockerTemplateDir: string | undefined;
 const dockerWorkspaces: string[] = [];
 
 async function dockerCleanup(workspaces: string[]): Promise<void> {
-  const d = (dockerDriver ??= new DockerDriver()).docker;
+  const d = (dockerDriver ??= new DockerDriver({ socketPath: SOCKET })).docker;
   for (const ws of workspaces) {
     const filters = { label: [`${WORKSPACE_LABEL}=${ws}`] };
     for (const c of await d.listContainers({ all: true, filters })) await d.getContainer(c.Id).remove({ force: true }).catch(() => {});
@@ -487,7 +491,7 @@ async function dockerCleanup(workspaces: string[]): Promise<void> {
 }
 
 function dockerHarness(): Harness<DockerDriver> {
-  const driver = (dockerDriver ??= new DockerDriver());
+  const driver = (dockerDriver ??= new DockerDriver({ socketPath: SOCKET }));
   const d = driver.docker;
   const templateDir = dockerTemplateDir!;
   const home = (ws: string) => docker.volume({ name: `outpost-${ws}-home` });
@@ -669,6 +673,23 @@ describe.skipIf(dockerSkip !== undefined)(`docker driver${dockerSkip ? ` (skippe
     expect((await h.driver.listByWorkspace(ws)).filter((o) => o.kind === "image")).toEqual([]);
     const outside = await build(h, ws, [], [docker.image({ name: "escape", context: "../.." })]);
     expect(outside.error?.message).toMatch(/build context "..\/.." is outside/);
+  });
+
+  it("a container whose command exits at once fails the build with its output, and is not left behind", async () => {
+    const h = dockerHarness();
+    const ws = newWs();
+    const r = await build(h, ws, [], [docker.container({ image: IMAGE, command: ["sh", "-c", "echo cannot start >&2; exit 4"] })]);
+    expect(r.error?.message).toMatch(/container outpost-.*-main exited at once \(code 4\):\ncannot start/);
+    expect(r.state).toEqual([]);
+    expect(await h.driver.listByWorkspace(ws)).toEqual([]);
+  });
+
+  it("a missing image is named in the error, never pulled", async () => {
+    const h = dockerHarness();
+    const ws = newWs();
+    const r = await build(h, ws, [], [docker.container({ image: "outpost/not-here:1", agent: agent() })]);
+    expect(r.error?.message).toMatch(/^image outpost\/not-here:1 is not on the Docker host \(images are not pulled/);
+    expect(await h.driver.docker.getImage("outpost/not-here:1").inspect().catch(() => undefined)).toBeUndefined();
   });
 
   it("refuses to adopt or remove a volume that belongs to another workspace", async () => {
