@@ -562,7 +562,7 @@ describe.skipIf(dockerSkip !== undefined)(`docker driver${dockerSkip ? ` (skippe
     await fs.mkdir(path.join(dockerTemplateDir, "slow"));
     await fs.writeFile(path.join(dockerTemplateDir, "slow/Dockerfile"), `FROM ${IMAGE}\nRUN sleep 30\n`);
     await fs.mkdir(path.join(dockerTemplateDir, "app"));
-    await fs.writeFile(path.join(dockerTemplateDir, "app/Dockerfile"), `FROM ${IMAGE}\nARG GREETING=none\nCOPY hello.txt /opt/hello.txt\nRUN echo "build step says $GREETING-$((6*7))" && echo "$GREETING" > /opt/greeting\n`);
+    await fs.writeFile(path.join(dockerTemplateDir, "app/Dockerfile"), `FROM ${IMAGE}\nARG GREETING=none\nCOPY . /opt/ctx/\nRUN echo "build step says $GREETING-$((6*7))" && echo "$GREETING" > /opt/greeting\n`);
     await fs.writeFile(path.join(dockerTemplateDir, "app/hello.txt"), "copied from the template folder\n");
     await fs.writeFile(path.join(dockerTemplateDir, "app/.dockerignore"), "secret.txt\n");
     await fs.writeFile(path.join(dockerTemplateDir, "app/secret.txt"), "must not reach the build context\n");
@@ -655,8 +655,9 @@ describe.skipIf(dockerSkip !== undefined)(`docker driver${dockerSkip ? ` (skippe
     expect(image.Config.Labels?.[WORKSPACE_LABEL]).toBe(ws);
     const container = await h.driver.docker.getContainer(containerName(ws, "main")).inspect();
     expect(container.Image).toBe(image.Id);
-    const out = await h.driver.exec(container.Id, ["sh", "-c", "cat /opt/greeting /opt/hello.txt; test -e /opt/secret.txt && echo LEAKED || true"]);
-    expect(out.stdout).toBe("hi\ncopied from the template folder\n");
+    const out = await h.driver.exec(container.Id, ["sh", "-c", "cat /opt/greeting /opt/ctx/hello.txt; ls /opt/ctx"]);
+    // The whole context folder was sent, less what .dockerignore names.
+    expect(out.stdout).toBe("hi\ncopied from the template folder\nDockerfile\nhello.txt\n");
     expect((await h.driver.listByWorkspace(ws)).map((o) => o.kind).sort()).toEqual(["container", "image"]);
     const del = await build(h, ws, r.state, [], "delete");
     expect(del.error).toBeUndefined();
