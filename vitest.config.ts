@@ -20,6 +20,17 @@ export default defineConfig({
           hookTimeout: 90_000,
         },
       },
+      {
+        test: {
+          name: "e2e",
+          include: ["e2e/**/*.test.ts"],
+          globalSetup: ["test/global-setup.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          // One system test at a time: they share the Docker engine and two cores.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
