@@ -13,6 +13,18 @@ const COMMANDS: Record<string, CommandEntry> = {
   whoami: { summary: "Show the logged-in user and deployment", load: () => import("./commands/whoami.js") },
   users: { summary: "Manage users: list, create, show, suspend, activate, delete, roles", load: () => import("./commands/users.js") },
   tokens: { summary: "Manage your API tokens: create, list, delete", load: () => import("./commands/tokens.js") },
+  templates: { summary: "Manage templates: init, push, list, show, versions, delete, pull", load: () => import("./commands/templates.js") },
+  create: { summary: "Create a workspace from a template", load: () => import("./commands/create.js") },
+  list: { summary: "List workspaces", load: () => import("./commands/list.js") },
+  show: { summary: "Show a workspace: status, resources, builds", load: () => import("./commands/show.js") },
+  start: { summary: "Start a workspace", load: () => import("./commands/start.js") },
+  stop: { summary: "Stop a workspace", load: () => import("./commands/stop.js") },
+  restart: { summary: "Restart a workspace", load: () => import("./commands/restart.js") },
+  update: { summary: "Move a workspace to its template's active version", load: () => import("./commands/update.js") },
+  delete: { summary: "Delete a workspace and its resources", load: () => import("./commands/delete.js") },
+  logs: { summary: "Print a workspace's build logs", load: () => import("./commands/logs.js") },
+  cancel: { summary: "Cancel a workspace's running build", load: () => import("./commands/cancel.js") },
+  provisioner: { summary: "Manage provisioner keys and list provisioner daemons", load: () => import("./commands/provisioner.js") },
   server: { summary: "Run the Outpost server (embedded PostgreSQL by default)", load: () => import("./commands/server.js") },
 };
 

@@ -108,9 +108,12 @@ export async function readParameterFile(file: string): Promise<Record<string, Gi
   return out;
 }
 
-/** A parameter needs a value from the creator: it is required, or has no default to fall back on. */
+/**
+ * A parameter needs a value from the creator when nothing else gives it one: it has no default, and
+ * it is required or a number (the server falls back to "", false, [] or the first option otherwise).
+ */
 export function needsValue(spec: ParamSpec): boolean {
-  return spec.required === true || spec.default === undefined;
+  return spec.default === undefined && (spec.required === true || spec.type === "number");
 }
 
 export function formatValue(v: unknown): string {
@@ -156,7 +159,7 @@ export async function promptParameter(ctx: CliContext, name: string, spec: Param
   ctx.io.err(`${spec.displayName ?? name} (${describeConstraints(spec)}${flags.length ? `; ${flags.join(", ")}` : ""})`);
   if (spec.description) for (const line of spec.description.split("\n")) ctx.io.err(`  ${line}`);
   if (spec.type === "select") spec.options.forEach((o, i) => ctx.io.err(`  ${i + 1}) ${o.name ? `${o.name} (${o.value})` : o.value}${o.description ? ` - ${o.description}` : ""}`));
-  const offered = spec.required ? undefined : spec.default;
+  const offered = spec.default;
   for (let attempt = 1; attempt <= 3; attempt++) {
     let answer = await ctx.io.prompt(name, offered !== undefined ? { default: formatValue(offered) } : {});
     if (answer.trim() === "" && offered === undefined) {

@@ -1,12 +1,12 @@
 import type { TemplateParameter } from "@outpost/sdk/templates";
 import { describe, expect, it } from "vitest";
 import { CliError } from "../../src/context.js";
-import { describeConstraints, parseParameterFlags, parseSimpleYaml, resolveParameters } from "../../src/parameters.js";
+import { describeConstraints, needsValue, parseParameterFlags, parseSimpleYaml, resolveParameters } from "../../src/parameters.js";
 import { fakeContext } from "../helpers/fake-context.js";
 
 const SPECS: TemplateParameter[] = [
   { name: "cpus", spec: { type: "number", default: 2, min: 1, max: 8, integer: true, mutable: true, description: "CPU cores" } },
-  { name: "region", spec: { type: "select", options: [{ value: "eu", name: "Europe" }, { value: "us" }], description: "Where it runs" } },
+  { name: "region", spec: { type: "select", required: true, options: [{ value: "eu", name: "Europe" }, { value: "us" }], description: "Where it runs" } },
   { name: "repo", spec: { type: "string", default: "" } },
   { name: "token", spec: { type: "string", required: true, regex: "^[a-z]+$", regexError: "lowercase letters only" } },
   { name: "gpu", spec: { type: "bool", default: false } },
@@ -53,6 +53,17 @@ describe("describeConstraints", () => {
     expect(describeConstraints(SPECS[1]!.spec)).toBe("one of eu, us");
     expect(describeConstraints({ type: "string", minLength: 2, regex: "^a" })).toBe("string, at least 2 characters, matching ^a");
     expect(describeConstraints(SPECS[5]!.spec)).toBe("comma-separated list, at most 2 items");
+  });
+});
+
+describe("needsValue", () => {
+  it("matches the server: only a required parameter or a number without a default has no fallback", () => {
+    expect(needsValue({ type: "number" })).toBe(true);
+    expect(needsValue({ type: "number", default: 1 })).toBe(false);
+    expect(needsValue({ type: "string" })).toBe(false);
+    expect(needsValue({ type: "string", required: true })).toBe(true);
+    expect(needsValue({ type: "select", options: [{ value: "a" }] })).toBe(false);
+    expect(needsValue({ type: "bool", required: true, default: true })).toBe(false);
   });
 });
 
