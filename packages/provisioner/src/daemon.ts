@@ -9,6 +9,7 @@ import { applyPlan } from "./apply.js";
 import { errorMessage, sleep } from "./drivers/common.js";
 import type { Driver } from "./drivers/driver.js";
 import { extractArchive } from "./archive.js";
+import { withContextHashes } from "./context-hash.js";
 import { JobLogger } from "./job-logger.js";
 import { describePlan, plan, type ResourceState } from "./plan.js";
 import { loadTemplate } from "./template-loader.js";
@@ -131,7 +132,7 @@ async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, logg
     { mode: "build", context: { workspace: b.workspace, owner: b.owner, params: b.parameters } },
   );
   const previous = b.previous_state as unknown as ResourceState[];
-  const actions = plan(previous, loaded.resources as Resource[]);
+  const actions = plan(previous, await withContextHashes(loaded.resources as Resource[], dir));
   logger.setStage("Planning");
   const lines = describePlan(actions);
   for (const line of lines.length ? lines : ["no changes"]) logger.log("info", line);

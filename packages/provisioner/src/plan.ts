@@ -62,9 +62,23 @@ export function plan(previous: readonly ResourceState[], desired: readonly Resou
         ? { action: "update", address, resource, previous: prev, changed }
         : { action: "replace", address, resource, previous: prev, changed };
     });
-  // A container that is replaced must go before a volume it mounts could be touched; replacing
-  // dependants after their dependencies keeps mounts valid, so deletes lead and the rest follow.
-  return [...deletes, ...rest];
+  return [...deletes, ...propagateReplacements(rest)];
+}
+
+/** A container built from an image, or mounting a volume, that is replaced must be replaced too. */
+function propagateReplacements(actions: PlanAction[]): PlanAction[] {
+  const replaced = new Set(actions.filter((a) => a.action === "replace").map((a) => a.address));
+  return actions.map((a) => {
+    if ((a.action !== "keep" && a.action !== "update") || a.resource.type !== "docker_container") return a;
+    const c = a.resource;
+    const because = [
+      ...(typeof c.image === "object" && replaced.has(`docker_image.${c.image.build}`) ? ["image"] : []),
+      ...((c.mounts ?? []).some((m) => m.volume && replaced.has(`docker_volume.${m.volume}`)) ? ["mounts"] : []),
+    ];
+    if (because.length === 0) return a;
+    const changed = [...new Set([...(a.action === "update" ? a.changed : []), ...because])].sort();
+    return { action: "replace", address: a.address, resource: a.resource, previous: a.previous, changed };
+  });
 }
 
 /** One line per action, for `templates plan` and build logs. */

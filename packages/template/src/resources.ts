@@ -16,6 +16,8 @@ const ImageSchema = z.strictObject({
   dockerfile: z.string().max(1024).default("Dockerfile"),
   context: z.string().max(1024).default("."),
   buildArgs: z.record(z.string(), z.string().max(4096)).optional(),
+  /** Set by the provisioner (a hash of the build context), so a changed Dockerfile rebuilds the image. */
+  contextHash: z.string().max(128).optional(),
 });
 
 const MountSchema = z.strictObject({

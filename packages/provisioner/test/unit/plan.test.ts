@@ -38,3 +38,17 @@ describe("plan", () => {
     expect(plan([state(container(2))], [reordered]).map((a) => a.action)).toEqual(["keep"]);
   });
 });
+
+describe("plan dependencies", () => {
+  it("replaces a container whose image is rebuilt (a changed build context)", () => {
+    const image = (contextHash: string) => ({ ...docker.image({ name: "img" }), contextHash });
+    const ctr = docker.container({ image: docker.image({ name: "img" }), agent: agent() });
+    const prev: ResourceState[] = [
+      { address: "docker_image.img", resource: image("a"), outputs: {} },
+      { address: "docker_container.main", resource: ctr, outputs: {} },
+    ];
+    const actions = plan(prev, [image("b"), ctr]);
+    expect(describePlan(actions)).toEqual(["-/+ docker_image.img (contextHash)", "-/+ docker_container.main (image)"]);
+    expect(describePlan(plan(prev, [image("a"), ctr]))).toEqual([]);
+  });
+});
