@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { MAX_TEMPLATE_ARCHIVE_BYTES } from "@outpost/sdk/templates";
 import { CliError } from "./context.js";
-import { entrySize, packTar, type TarEntry } from "./tar.js";
+import { entrySize, packTar, type TarEntry } from "@outpost/sdk/tar";
 
 /** Folder names never packed, at any depth. */
 export const IGNORED_NAMES = new Set([".git", "node_modules"]);

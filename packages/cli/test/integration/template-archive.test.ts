@@ -3,7 +3,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { extractTar, packTar, readTar, type TarEntry } from "../../src/tar.js";
+import { packTar, readTar, type TarEntry } from "@outpost/sdk/tar";
+import { extractTar } from "../../src/tar.js";
 import { packTemplateDir } from "../../src/template-archive.js";
 import { CliError } from "../../src/context.js";
 

@@ -1,5 +1,6 @@
+// The sdk's ustar writer and reader (packages/sdk/src/tar.ts), used by `templates push` and the provisioner.
 import { describe, expect, it } from "vitest";
-import { packTar, readTar, safeRelativePath, type TarEntry } from "../../src/tar.js";
+import { packTar, readTar, safeRelativePath, type TarEntry } from "@outpost/sdk/tar";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const longDir = "a-rather-long-folder-name-for-testing/".repeat(3); // 114 characters
