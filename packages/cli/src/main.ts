@@ -25,6 +25,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   logs: { summary: "Print a workspace's build logs", load: () => import("./commands/logs.js") },
   cancel: { summary: "Cancel a workspace's running build", load: () => import("./commands/cancel.js") },
   provisioner: { summary: "Manage provisioner keys and list provisioner daemons", load: () => import("./commands/provisioner.js") },
+  provisionerd: { summary: "Run an external provisioner daemon (provisionerd start)", load: () => import("./commands/provisionerd.js") },
   server: { summary: "Run the Outpost server (embedded PostgreSQL by default)", load: () => import("./commands/server.js") },
 };
 
