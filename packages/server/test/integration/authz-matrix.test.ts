@@ -104,8 +104,15 @@ async function rootCall(method: InjectOptions["method"], url: string, payload?: 
 async function pushImported(template: string, name: string): Promise<void> {
   await rootCall("POST", `/api/v2/templates/${template}/versions`, { file_hash: fleet.fileHash, name });
   const daemon = await rootCall("POST", "/api/v2/provisionerdaemons", { name: "matrix" }, DAEMON);
-  const job = await rootCall("POST", `/api/v2/provisionerdaemons/${daemon.id}/acquire`, { wait_seconds: 0 }, DAEMON);
-  await rootCall("POST", `/api/v2/provisionerjobs/${job.id}/complete`, { import: { parameters: [], resources: [] } }, DAEMON);
+  // Workspace builds queued by other cases may come first: fail those (nothing builds them here).
+  for (;;) {
+    const job = await rootCall("POST", `/api/v2/provisionerdaemons/${daemon.id}/acquire`, { wait_seconds: 0 }, DAEMON);
+    if (job.type === "template_version_import") {
+      await rootCall("POST", `/api/v2/provisionerjobs/${job.id}/complete`, { import: { parameters: [], resources: [] } }, DAEMON);
+      return;
+    }
+    await rootCall("POST", `/api/v2/provisionerjobs/${job.id}/fail`, { error: "not built in the authz matrix" }, DAEMON);
+  }
 }
 
 /** A new workspace of the shared member, its first build still pending. */

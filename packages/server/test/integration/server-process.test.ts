@@ -43,7 +43,8 @@ async function startServer(env: Record<string, string>): Promise<Running> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${err}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    // Ready once it says so (after its built-in daemons started) and answers.
+    const ok = out.includes("Press Ctrl-C to stop.") && (await fetch(`${url}/healthz`).then((r) => r.ok, () => false));
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`server did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 100));

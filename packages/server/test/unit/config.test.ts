@@ -63,6 +63,9 @@ describe("parseConfig", () => {
       loginRateLimitIp: 20,
       loginRateLimitAccount: 5,
       maxBodyBytes: 1_048_576,
+      provisionerDaemons: 3,
+      provisionerHeartbeatTimeoutMs: 120_000,
+      dockerSocket: "/var/run/docker.sock",
     });
   });
 
@@ -81,6 +84,9 @@ describe("parseConfig", () => {
       OUTPOST_LOGIN_RATE_LIMIT_IP: "100",
       OUTPOST_LOGIN_RATE_LIMIT_ACCOUNT: "3",
       OUTPOST_MAX_BODY_BYTES: "2048",
+      OUTPOST_PROVISIONER_DAEMONS: "0",
+      OUTPOST_PROVISIONER_HEARTBEAT_TIMEOUT: "30s",
+      OUTPOST_DOCKER_SOCKET: "/run/user/1000/docker.sock",
     });
     expect(c).toEqual({
       httpAddress: { host: "0.0.0.0", port: 8080 },
@@ -96,6 +102,9 @@ describe("parseConfig", () => {
       loginRateLimitIp: 100,
       loginRateLimitAccount: 3,
       maxBodyBytes: 2048,
+      provisionerDaemons: 0,
+      provisionerHeartbeatTimeoutMs: 30_000,
+      dockerSocket: "/run/user/1000/docker.sock",
     });
   });
 
