@@ -83,6 +83,7 @@ async function runJob(opts: DaemonOptions, job: AcquiredJob, log: DaemonLogger):
     const files = await extractArchive(await client.jobArchive(job.id), dir);
     logger.log("info", `template folder: ${files.length} file(s)`);
     if (job.type === "template_version_import") await runImport(opts, job, dir, logger);
+    else if (job.type === "template_version_dry_run") await runDryRun(opts, job, dir, logger);
     else await runBuild(opts, job, dir, logger, cancel.signal);
   } catch (err) {
     logger.log("error", errorMessage(err));
@@ -161,4 +162,29 @@ async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, logg
   logger.setStage("Done");
   await logger.flush();
   await opts.client.completeJob(job.id, { build: { state } });
+}
+
+/** `templates plan`: the candidate archive planned against every workspace of the template; nothing applied. */
+async function runDryRun(opts: DaemonOptions, job: AcquiredJob, dir: string, logger: JobLogger): Promise<void> {
+  const onLog = (level: "info" | "warn" | "error", line: string) => logger.log(level, line);
+  logger.setStage("Parsing template");
+  const { parameters } = await loadTemplate({ dir, typecheck: true, timeoutMs: opts.templateTimeoutMs, onLog }, { mode: "import" });
+  const results: { workspace_id: string; lines: string[]; error?: string }[] = [];
+  for (const target of job.dry_run!.workspaces) {
+    logger.setStage(`Planning ${target.owner.username}/${target.workspace.name}`);
+    try {
+      // Parameters new in this archive take their defaults, as `outpost update` would ask for them.
+      const params: Record<string, unknown> = {};
+      for (const [name, spec] of Object.entries(parameters)) params[name] = name in target.parameters ? target.parameters[name] : (spec as { default?: unknown }).default;
+      const loaded = await loadTemplate({ dir, timeoutMs: opts.templateTimeoutMs, onLog }, { mode: "build", context: { workspace: target.workspace, owner: target.owner, params } });
+      const lines = describePlan(plan(target.previous_state as unknown as ResourceState[], await withContextHashes(loaded.resources as Resource[], dir)));
+      for (const line of lines.length ? lines : ["no changes"]) logger.log("info", line);
+      results.push({ workspace_id: target.workspace.id, lines });
+    } catch (err) {
+      logger.log("error", errorMessage(err));
+      results.push({ workspace_id: target.workspace.id, lines: [], error: errorMessage(err).slice(0, 8192) });
+    }
+  }
+  await logger.flush();
+  await opts.client.completeJob(job.id, { plan: { workspaces: results } });
 }

@@ -15,6 +15,7 @@ import {
   type Tags,
 } from "./provisioner.js";
 import {
+  TemplatePlanSchema,
   TemplateSchema,
   TemplateVersionSchema,
   UploadFileResponseSchema,
@@ -70,6 +71,16 @@ export class FleetClient extends OutpostClient {
   }
   archiveVersion(template: string, version: string, archived = true) {
     return this.request("POST", `/api/v2/templates/${enc(template)}/versions/${enc(version)}/${archived ? "archive" : "unarchive"}`, { schema: TemplateVersionSchema });
+  }
+  /** Dry run: what pushing this archive would change in each workspace of the template. */
+  createTemplatePlan(template: string, fileHash: string) {
+    return this.request("POST", `/api/v2/templates/${enc(template)}/plans`, { body: { file_hash: fileHash }, schema: TemplatePlanSchema });
+  }
+  templatePlan(template: string, planId: string) {
+    return this.request("GET", `/api/v2/templates/${enc(template)}/plans/${enc(planId)}`, { schema: TemplatePlanSchema });
+  }
+  templatePlanLogs(planId: string, after = 0, wait = 0) {
+    return this.request("GET", `/api/v2/templateplans/${enc(planId)}/logs`, { query: { after, wait }, schema: JobLogsResponseSchema });
   }
   /** Long-poll: logs after `after`, waiting up to `wait` seconds for new ones while the job runs. */
   templateVersionLogs(versionId: string, after = 0, wait = 0) {

@@ -5,7 +5,7 @@ export const JOB_STATUSES = ["pending", "running", "succeeded", "failed", "cance
 export const JobStatusSchema = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 
-export const JobTypeSchema = z.enum(["template_version_import", "workspace_build"]);
+export const JobTypeSchema = z.enum(["template_version_import", "workspace_build", "template_version_dry_run"]);
 export type JobType = z.infer<typeof JobTypeSchema>;
 
 /** Tags route jobs to daemons: a daemon takes a job when every job tag is among its tags. */
@@ -83,22 +83,22 @@ export const ResourceStateSchema = z.object({
 });
 export type ResourceStateDto = z.infer<typeof ResourceStateSchema>;
 
+const BuildTargetSchema = z.object({
+  workspace: z.object({ id: z.string().uuid(), name: z.string(), transition: WorkspaceTransitionSchema, accessUrl: z.string() }),
+  owner: z.object({ id: z.string().uuid(), username: z.string(), email: z.string(), name: z.string() }),
+  parameters: z.record(z.string(), z.unknown()),
+  previous_state: z.array(ResourceStateSchema),
+});
+
 export const AcquiredJobSchema = z.object({
   id: z.string().uuid(),
   type: JobTypeSchema,
   file_hash: z.string(),
-  template_version_id: z.string().uuid(),
-  build: z
-    .object({
-      workspace_build_id: z.string().uuid(),
-      workspace: z.object({ id: z.string().uuid(), name: z.string(), transition: WorkspaceTransitionSchema, accessUrl: z.string() }),
-      owner: z.object({ id: z.string().uuid(), username: z.string(), email: z.string(), name: z.string() }),
-      parameters: z.record(z.string(), z.unknown()),
-      previous_state: z.array(ResourceStateSchema),
-      /** When true, only plan (templates plan): nothing is applied. */
-      dry_run: z.boolean(),
-    })
-    .nullable(),
+  /** The version being imported or built; null for a dry run of a candidate archive. */
+  template_version_id: z.string().uuid().nullable(),
+  build: BuildTargetSchema.extend({ workspace_build_id: z.string().uuid() }).nullable(),
+  /** A dry run (`templates plan`): plan the archive against each of these workspaces, apply nothing. */
+  dry_run: z.object({ workspaces: z.array(BuildTargetSchema) }).nullable(),
 });
 export type AcquiredJob = z.infer<typeof AcquiredJobSchema>;
 
@@ -129,7 +129,13 @@ export const CompleteJobRequestSchema = z.strictObject({
     })
     .optional(),
   build: z.strictObject({ state: z.array(ResourceStateSchema).max(1000) }).optional(),
-  plan: z.strictObject({ lines: z.array(z.string().max(1000)).max(1000) }).optional(),
+  plan: z
+    .strictObject({
+      workspaces: z
+        .array(z.strictObject({ workspace_id: z.string().uuid(), lines: z.array(z.string().max(1000)).max(1000), error: z.string().max(8192).optional() }))
+        .max(10_000),
+    })
+    .optional(),
 });
 export type CompleteJobRequest = z.infer<typeof CompleteJobRequestSchema>;
 

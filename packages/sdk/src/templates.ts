@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { NAME_PATTERN } from "./names.js";
 import { ParamSpecSchema } from "./parameters.js";
-import { ProvisionerJobSchema, ResourceSummarySchema } from "./provisioner.js";
+import { ProvisionerJobSchema, ResourceSummarySchema, TagsSchema } from "./provisioner.js";
 
 export const templateNameSchema = z
   .string()
@@ -45,6 +45,7 @@ export const TemplateVersionSchema = z.object({
   resources: z.array(ResourceSummarySchema),
   archived: z.boolean(),
   active: z.boolean(),
+  provisioner_tags: z.record(z.string(), z.string()),
   created_by: UserRefSchema.nullable(),
   created_at: z.string(),
 });
@@ -66,6 +67,8 @@ export const CreateTemplateVersionRequestSchema = z.strictObject({
   activate: z.boolean().default(true),
   display_name: z.string().max(64).optional(),
   description: z.string().max(1024).optional(),
+  /** Only daemons with these tags import and build this version (e.g. a daemon near a GPU host). */
+  provisioner_tags: TagsSchema.optional(),
 });
 export type CreateTemplateVersionRequest = z.input<typeof CreateTemplateVersionRequestSchema>;
 
@@ -79,3 +82,24 @@ export type UpdateTemplateRequest = z.infer<typeof UpdateTemplateRequestSchema>;
 export const SetActiveVersionRequestSchema = z.strictObject({ version: z.string().min(1).max(64) });
 
 export const ListTemplateVersionsQuerySchema = z.strictObject({ include_archived: z.enum(["true", "false"]).default("false") });
+
+export const CreatePlanRequestSchema = z.strictObject({
+  file_hash: z.string().regex(/^[0-9a-f]{64}$/, "must be the sha256 hash returned by POST /api/v2/files"),
+});
+
+export const WorkspacePlanSchema = z.object({
+  workspace_id: z.string().uuid(),
+  workspace_name: z.string(),
+  owner: z.string(),
+  /** `+ address`, `- address`, `-/+ address (fields)`, `~ address (fields)`; empty when nothing changes. */
+  lines: z.array(z.string()),
+  error: z.string().nullable(),
+});
+
+/** What pushing an archive would do to each existing workspace of a template (a dry run). */
+export const TemplatePlanSchema = z.object({
+  id: z.string().uuid(),
+  job: ProvisionerJobSchema,
+  workspaces: z.array(WorkspacePlanSchema),
+});
+export type TemplatePlan = z.infer<typeof TemplatePlanSchema>;

@@ -94,4 +94,43 @@ describe("provisioner daemon against a real server", () => {
     expect((await owner.build(del.id)).status).toBe("deleted");
     await expect(fs.access(dir)).rejects.toThrow();
   });
+
+  it("plans a candidate archive against each workspace without applying it", async () => {
+    const ws = await owner.createWorkspace("me", { name: "plan-me", template: "local" });
+    await waitForJob(() => owner.build(ws.latest_build.id));
+    const changed = LOCAL_TEMPLATE.replace('"echo " + params.greeting', '"echo changed " + params.greeting');
+    const { hash } = await owner.uploadFile(tarOf({ "template.ts": changed }));
+    const queued = await owner.createTemplatePlan("local", hash);
+    await waitForJob(() => owner.templatePlan("local", queued.id));
+    const result = await owner.templatePlan("local", queued.id);
+    expect(result.job.error).toBeNull();
+    expect(result.workspaces).toEqual([{ workspace_id: ws.id, workspace_name: "plan-me", owner: "owner", lines: ["-/+ process_agent.main (agent)"], error: null }]);
+    expect((await owner.templatePlanLogs(queued.id)).logs.some((l) => l.output === "-/+ process_agent.main (agent)")).toBe(true);
+    // Nothing was applied: the workspace is still on its first build, running.
+    expect(await owner.workspace(ws.id)).toMatchObject({ status: "running", latest_build: { id: ws.latest_build.id } });
+    const same = await owner.createTemplatePlan("local", (await owner.uploadFile(tarOf({ "template.ts": LOCAL_TEMPLATE }))).hash);
+    await waitForJob(() => owner.templatePlan("local", same.id));
+    expect((await owner.templatePlan("local", same.id)).workspaces[0]!.lines).toEqual([]);
+  });
+
+  it("routes a tagged version only to daemons with its tags", async () => {
+    const { hash } = await owner.uploadFile(tarOf({ "template.ts": LOCAL_TEMPLATE }));
+    const tagged = await owner.createTemplateVersion("gpu-local", { file_hash: hash, provisioner_tags: { pool: "gpu" } });
+    expect(tagged.provisioner_tags).toEqual({ pool: "gpu" });
+    await new Promise((r) => setTimeout(r, 1500));
+    // The untagged built-in daemon leaves it alone.
+    expect((await owner.templateVersion("gpu-local", tagged.id)).job.status).toBe("pending");
+    const gpuStop = new AbortController();
+    const gpu = runDaemon({ client: daemonClient(s), name: "gpu-1", tags: { pool: "gpu" }, drivers: [new ProcessDriver({ dataDir })], signal: gpuStop.signal });
+    try {
+      await waitForJob(() => owner.templateVersion("gpu-local", tagged.id));
+      const done = await owner.templateVersion("gpu-local", tagged.id);
+      expect(done.job.status).toBe("succeeded");
+      const daemons = await owner.listProvisionerDaemons();
+      expect(daemons.find((d) => d.id === done.job.worker_id)?.name).toBe("gpu-1");
+    } finally {
+      gpuStop.abort();
+      await gpu;
+    }
+  });
 });

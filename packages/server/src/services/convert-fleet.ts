@@ -65,6 +65,7 @@ export function toTemplateVersion(row: TemplateVersionRow, job: JobRow, activeVe
     resources: row.resources.map(summariseResource),
     archived: row.archived,
     active: row.id === activeVersionId,
+    provisioner_tags: row.provisioner_tags,
     created_by: row.created_by && row.created_by_username ? { id: row.created_by, username: row.created_by_username } : null,
     created_at: row.created_at.toISOString(),
   };

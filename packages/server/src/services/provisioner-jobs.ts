@@ -10,8 +10,8 @@ import type { JobRow } from "../db/queries/provisioner-jobs.js";
 import { getTemplateById, setActiveVersion } from "../db/queries/templates.js";
 import { getTemplateVersionByJob, setVersionImportResult } from "../db/queries/template-versions.js";
 import { getUserById } from "../db/queries/users.js";
-import { getBuildByJob, latestState, setBuildState } from "../db/queries/workspace-builds.js";
-import { getWorkspace, softDeleteWorkspace } from "../db/queries/workspaces.js";
+import { getBuildByJob, latestBuild, latestState, setBuildState } from "../db/queries/workspace-builds.js";
+import { getWorkspace, listTemplateWorkspaces, softDeleteWorkspace } from "../db/queries/workspaces.js";
 import { ApiError, invalidField, notFound } from "../errors.js";
 import { toJob, toJobLog } from "./convert-fleet.js";
 import type { Deps } from "./deps.js";
@@ -42,28 +42,36 @@ async function jobFor(deps: Deps, auth: DaemonAuth, jobId: string): Promise<JobR
   return job;
 }
 
+async function buildTarget(deps: Deps, workspace: { id: string; name: string; owner_id: string }, transition: "start" | "stop" | "delete", parameters: { name: string; value: unknown }[], orphan: boolean) {
+  const owner = (await getUserById(deps.db, workspace.owner_id))!;
+  return {
+    workspace: { id: workspace.id, name: workspace.name, transition, accessUrl: deps.config.accessUrl },
+    owner: { id: owner.id, username: owner.username, email: owner.email, name: owner.name },
+    parameters: Object.fromEntries(parameters.map((p) => [p.name, p.value])),
+    previous_state: orphan ? [] : ((await latestState(deps.db, workspace.id)) ?? []),
+  };
+}
+
 async function describeJob(deps: Deps, job: JobRow): Promise<AcquiredJob> {
-  const version = job.type === "template_version_import" ? await getTemplateVersionByJob(deps.db, job.id) : undefined;
+  const base = { id: job.id, type: job.type, file_hash: job.file_hash, build: null, dry_run: null };
   if (job.type === "template_version_import") {
-    return { id: job.id, type: job.type, file_hash: job.file_hash, template_version_id: version!.id, build: null };
+    return { ...base, template_version_id: (await getTemplateVersionByJob(deps.db, job.id))!.id };
+  }
+  if (job.type === "template_version_dry_run") {
+    // Planned against each workspace as it is now (its latest build's transition and parameters).
+    const workspaces = await listTemplateWorkspaces(deps.db, String(job.input.template_id));
+    const targets = await Promise.all(
+      workspaces.map(async (w) => {
+        const latest = (await latestBuild(deps.db, w.id))!;
+        return buildTarget(deps, w, latest.transition === "delete" ? "stop" : latest.transition, latest.parameters, false);
+      }),
+    );
+    return { ...base, template_version_id: null, dry_run: { workspaces: targets } };
   }
   const build = (await getBuildByJob(deps.db, job.id))!;
   const workspace = (await getWorkspace(deps.db, build.workspace_id)) ?? (await deletedWorkspace(deps.db, build.workspace_id));
-  const owner = (await getUserById(deps.db, workspace.owner_id))!;
-  return {
-    id: job.id,
-    type: job.type,
-    file_hash: job.file_hash,
-    template_version_id: build.template_version_id,
-    build: {
-      workspace_build_id: build.id,
-      workspace: { id: workspace.id, name: workspace.name, transition: build.transition, accessUrl: deps.config.accessUrl },
-      owner: { id: owner.id, username: owner.username, email: owner.email, name: owner.name },
-      parameters: Object.fromEntries(build.parameters.map((p) => [p.name, p.value])),
-      previous_state: build.orphan ? [] : ((await latestState(deps.db, build.workspace_id)) ?? []),
-      dry_run: false,
-    },
-  };
+  const target = await buildTarget(deps, workspace, build.transition, build.parameters, build.orphan);
+  return { ...base, template_version_id: build.template_version_id, build: { ...target, workspace_build_id: build.id } };
 }
 
 async function deletedWorkspace(q: Queryable, id: string): Promise<{ id: string; name: string; owner_id: string }> {
@@ -124,6 +132,9 @@ export async function complete(deps: Deps, auth: DaemonAuth, jobId: string, body
       await setVersionImportResult(tx, version.id, parameters, body.import.resources);
       const template = await getTemplateById(tx, version.template_id);
       if (template && (version.activate_on_import || !template.active_version_id)) await setActiveVersion(tx, template.id, version.id);
+    } else if (job.type === "template_version_dry_run") {
+      if (!body.plan) throw invalidField("plan", "is required to complete a dry run");
+      await jobs.setJobResult(tx, job.id, body.plan);
     } else {
       if (!body.build) throw invalidField("build", "is required to complete a build job");
       const build = (await getBuildByJob(tx, job.id))!;

@@ -1,16 +1,17 @@
 import { createHash } from "node:crypto";
-import { MAX_TEMPLATE_ARCHIVE_BYTES, type CreateTemplateVersionRequest, type Template, type TemplateVersion, type UpdateTemplateRequest } from "@outpost/sdk/templates";
+import { MAX_TEMPLATE_ARCHIVE_BYTES, type CreateTemplateVersionRequest, type Template, type TemplatePlan, type TemplateVersion, type UpdateTemplateRequest } from "@outpost/sdk/templates";
 import { templateNameSchema } from "@outpost/sdk/templates";
 import { withTx } from "../db/pool.js";
 import { fileExists, getFile, insertFile } from "../db/queries/files.js";
-import { getJob } from "../db/queries/provisioner-jobs.js";
+import { getDryRunJob, getJob, type JobRow } from "../db/queries/provisioner-jobs.js";
+import { listTemplateWorkspaces } from "../db/queries/workspaces.js";
 import * as tq from "../db/queries/templates.js";
 import type { TemplateRow } from "../db/queries/templates.js";
 import * as vq from "../db/queries/template-versions.js";
 import type { TemplateVersionRow } from "../db/queries/template-versions.js";
 import { ApiError, conflictIfTaken, forbidden, invalidField, notFound } from "../errors.js";
 import type { AuditSink } from "./audit.js";
-import { toTemplate, toTemplateVersion } from "./convert-fleet.js";
+import { toJob, toTemplate, toTemplateVersion } from "./convert-fleet.js";
 import type { Deps } from "./deps.js";
 import { createJob } from "./provisioner-jobs.js";
 import { authorize, type Subject } from "./rbac.js";
@@ -92,7 +93,8 @@ export async function createVersion(deps: Deps, subject: Subject, templateName: 
     if (await vq.getTemplateVersionByName(tx, template.id, versionName)) {
       throw new ApiError("CONFLICT", `template ${templateName} already has a version named ${versionName}`, undefined, [{ field: "name", detail: "is already in use" }]);
     }
-    const jobId = await createJob(tx, deps, { type: "template_version_import", fileHash: req.file_hash, input: {}, initiatorId: subject.userId });
+    const tags = req.provisioner_tags ?? {};
+    const jobId = await createJob(tx, deps, { type: "template_version_import", fileHash: req.file_hash, tags, input: {}, initiatorId: subject.userId });
     const id = await vq.insertTemplateVersion(tx, {
       templateId: template.id,
       name: versionName,
@@ -101,6 +103,7 @@ export async function createVersion(deps: Deps, subject: Subject, templateName: 
       jobId,
       activate: req.activate ?? true,
       createdBy: subject.userId,
+      tags,
     });
     await tx.query("UPDATE provisioner_jobs SET input = $2 WHERE id = $1", [jobId, JSON.stringify({ template_version_id: id })]);
     if (created) audit.set({ action: "create", resourceType: "template", resourceId: template.id, resourceName: template.name, new: template });
@@ -139,4 +142,46 @@ export async function archiveVersion(deps: Deps, subject: Subject, template: Tem
   await vq.setVersionArchived(deps.db, version.id, archived);
   audit.set({ action: "write", resourceType: "template_version", resourceId: version.id, resourceName: `${template.name}@${version.name}`, old: { archived: version.archived }, new: { archived } });
   return versionView(deps, (await vq.getTemplateVersion(deps.db, version.id))!);
+}
+
+function planView(job: JobRow, names: Map<string, { name: string; owner: string }>): TemplatePlan {
+  const result = (job.result ?? { workspaces: [] }) as { workspaces: { workspace_id: string; lines: string[]; error?: string }[] };
+  return {
+    id: job.id,
+    job: toJob(job),
+    workspaces: result.workspaces.map((w) => ({
+      workspace_id: w.workspace_id,
+      workspace_name: names.get(w.workspace_id)?.name ?? "(deleted)",
+      owner: names.get(w.workspace_id)?.owner ?? "",
+      lines: w.lines,
+      error: w.error ?? null,
+    })),
+  };
+}
+
+async function workspaceNames(deps: Deps, templateId: string): Promise<Map<string, { name: string; owner: string }>> {
+  return new Map((await listTemplateWorkspaces(deps.db, templateId)).map((w) => [w.id, { name: w.name, owner: w.owner_username }]));
+}
+
+/** Queues a dry run: what pushing this archive would change in each workspace of the template. */
+export async function createPlan(deps: Deps, subject: Subject, template: TemplateRow, fileHash: string): Promise<TemplatePlan> {
+  if (!authorize(subject, "update", { type: "template" })) throw forbidden("only template admins may plan template changes");
+  if (!(await fileExists(deps.db, fileHash))) throw invalidField("file_hash", "no uploaded file has this hash; upload it with POST /api/v2/files first");
+  const active = template.active_version_id ? await vq.getTemplateVersion(deps.db, template.active_version_id) : undefined;
+  const jobId = await createJob(deps.db, deps, { type: "template_version_dry_run", fileHash, tags: active?.provisioner_tags ?? {}, input: { template_id: template.id }, initiatorId: subject.userId });
+  return planView((await getJob(deps.db, jobId))!, await workspaceNames(deps, template.id));
+}
+
+export async function getPlan(deps: Deps, subject: Subject, template: TemplateRow, planId: string): Promise<TemplatePlan> {
+  if (!authorize(subject, "update", { type: "template" })) throw notFound("plan");
+  const job = await getDryRunJob(deps.db, planId, template.id);
+  if (!job) throw notFound("plan");
+  return planView(job, await workspaceNames(deps, template.id));
+}
+
+/** The dry run's job, for its logs (template admins only). */
+export async function planJob(deps: Deps, subject: Subject, planId: string): Promise<JobRow> {
+  const job = await getJob(deps.db, planId);
+  if (!job || job.type !== "template_version_dry_run" || !authorize(subject, "update", { type: "template" })) throw notFound("plan");
+  return job;
 }

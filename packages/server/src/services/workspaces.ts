@@ -76,6 +76,7 @@ async function insertBuildWithJob(
   const jobId = await createJob(q, deps, {
     type: "workspace_build",
     fileHash: b.version.file_hash,
+    tags: b.version.provisioner_tags,
     input: { workspace_id: b.workspaceId, ...(b.afterJob ? { after_job: b.afterJob } : {}) },
     initiatorId: b.initiatorId,
   });

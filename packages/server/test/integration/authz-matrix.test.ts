@@ -398,6 +398,18 @@ const MATRIX: Record<string, RouteSpec> = {
     request: () => ({ url: `/api/v2/templates/${fleet.template}/versions/${fleet.spareVersion}/unarchive` }),
     cases: [{ target: "none", expect: [200, 403, 200, 403, 403, 401] }],
   },
+  "POST /api/v2/templates/:template/plans": {
+    request: () => ({ url: `/api/v2/templates/${fleet.template}/plans`, payload: { file_hash: fleet.fileHash } }),
+    cases: [{ target: "none", expect: [201, 403, 201, 403, 403, 401] }],
+  },
+  "GET /api/v2/templates/:template/plans/:plan": {
+    request: async () => ({ url: `/api/v2/templates/${fleet.template}/plans/${(await rootCall("POST", `/api/v2/templates/${fleet.template}/plans`, { file_hash: fleet.fileHash })).id}` }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "GET /api/v2/templateplans/:plan/logs": {
+    request: async () => ({ url: `/api/v2/templateplans/${(await rootCall("POST", `/api/v2/templates/${fleet.template}/plans`, { file_hash: fleet.fileHash })).id}/logs` }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
   "GET /api/v2/templateversions/:version/logs": {
     request: async () => ({ url: `/api/v2/templateversions/${(await rootCall("GET", `/api/v2/templates/${fleet.template}/versions/v1`)).id}/logs` }),
     cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 401] }],

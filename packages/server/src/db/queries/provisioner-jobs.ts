@@ -16,10 +16,11 @@ export interface JobRow {
   updated_at: Date;
   completed_at: Date | null;
   canceled_at: Date | null;
+  result: Record<string, unknown> | null;
   queue_position: number;
 }
 
-const COLUMNS = `j.id, j.type, j.status, j.file_hash, j.tags, j.input, j.worker_id, j.initiator_id, j.error, j.created_at, j.started_at, j.updated_at, j.completed_at, j.canceled_at,
+const COLUMNS = `j.id, j.type, j.status, j.file_hash, j.tags, j.input, j.worker_id, j.initiator_id, j.error, j.created_at, j.started_at, j.updated_at, j.completed_at, j.canceled_at, j.result,
   CASE WHEN j.status = 'pending' THEN (SELECT count(*)::int FROM provisioner_jobs p WHERE p.status = 'pending' AND (p.created_at, p.id) <= (j.created_at, j.id)) ELSE 0 END AS queue_position`;
 
 export async function insertJob(
@@ -95,4 +96,14 @@ export async function listHungJobs(q: Queryable, before: Date): Promise<JobRow[]
 export async function runningJobOf(q: Queryable, workerId: string): Promise<string | null> {
   const { rows } = await q.query<{ id: string }>("SELECT id FROM provisioner_jobs WHERE worker_id = $1 AND status IN ('running', 'canceling') LIMIT 1", [workerId]);
   return rows[0]?.id ?? null;
+}
+
+export async function setJobResult(q: Queryable, id: string, result: unknown): Promise<void> {
+  await q.query("UPDATE provisioner_jobs SET result = $2 WHERE id = $1", [id, JSON.stringify(result)]);
+}
+
+/** Dry-run jobs of a template (job.input.template_id), for looking one up by id under its template. */
+export async function getDryRunJob(q: Queryable, id: string, templateId: string): Promise<JobRow | undefined> {
+  const { rows } = await q.query<JobRow>(`SELECT ${COLUMNS} FROM provisioner_jobs j WHERE j.id = $1 AND j.type = 'template_version_dry_run' AND j.input->>'template_id' = $2`, [id, templateId]);
+  return rows[0];
 }

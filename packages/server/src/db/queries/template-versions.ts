@@ -12,23 +12,24 @@ export interface TemplateVersionRow {
   resources: Record<string, unknown>[];
   activate_on_import: boolean;
   archived: boolean;
+  provisioner_tags: Record<string, string>;
   created_by: string | null;
   created_by_username: string | null;
   created_at: Date;
 }
 
 const SELECT = `SELECT v.id, v.template_id, t.name AS template_name, v.name, v.message, v.file_hash, v.job_id, v.parameters, v.resources,
-  v.activate_on_import, v.archived, v.created_by, u.username AS created_by_username, v.created_at
+  v.activate_on_import, v.archived, v.provisioner_tags, v.created_by, u.username AS created_by_username, v.created_at
   FROM template_versions v JOIN templates t ON t.id = v.template_id LEFT JOIN users u ON u.id = v.created_by`;
 
 export async function insertTemplateVersion(
   q: Queryable,
-  v: { templateId: string; name: string; message: string; fileHash: string; jobId: string; activate: boolean; createdBy: string },
+  v: { templateId: string; name: string; message: string; fileHash: string; jobId: string; activate: boolean; createdBy: string; tags: Record<string, string> },
 ): Promise<string> {
   const { rows } = await q.query<{ id: string }>(
-    `INSERT INTO template_versions (template_id, name, message, file_hash, job_id, activate_on_import, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-    [v.templateId, v.name, v.message, v.fileHash, v.jobId, v.activate, v.createdBy],
+    `INSERT INTO template_versions (template_id, name, message, file_hash, job_id, activate_on_import, created_by, provisioner_tags)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [v.templateId, v.name, v.message, v.fileHash, v.jobId, v.activate, v.createdBy, JSON.stringify(v.tags)],
   );
   return rows[0]!.id;
 }

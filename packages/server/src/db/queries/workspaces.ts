@@ -68,3 +68,8 @@ export async function touchWorkspace(q: Queryable, id: string, now: Date): Promi
 export async function lockWorkspace(q: Queryable, id: string): Promise<void> {
   await q.query("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE", [id]);
 }
+
+export async function listTemplateWorkspaces(q: Queryable, templateId: string): Promise<WorkspaceRow[]> {
+  const { rows } = await q.query<WorkspaceRow>(`${SELECT} WHERE w.template_id = $1 AND NOT w.deleted ORDER BY u.username, w.name`, [templateId]);
+  return rows;
+}

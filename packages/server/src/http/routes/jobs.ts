@@ -14,6 +14,7 @@ import { authenticateDaemon } from "../../services/provisioner-auth.js";
 import * as daemons from "../../services/provisioner-daemons.js";
 import * as jobs from "../../services/provisioner-jobs.js";
 import { authorize } from "../../services/rbac.js";
+import { planJob } from "../../services/templates.js";
 import { resolveBuild } from "../../services/workspaces.js";
 import { route, type RouteContext, type RouteDef } from "../route.js";
 
@@ -43,6 +44,19 @@ export const jobRoutes: RouteDef[] = [
       const version = await getTemplateVersion(deps.db, params.version as string);
       if (!version || !authorize(caller.subject, "read", { type: "template" })) throw notFound("template version");
       return jobs.waitForLogs(deps, version.job_id, query.after, query.wait, signal);
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/api/v2/templateplans/:plan/logs",
+    authenticated: true,
+    action: "update:template",
+    summary: "Logs of a dry run (templates plan); `wait` long-polls while it runs",
+    params: IdParam("plan"),
+    query: LogsQuerySchema,
+    handler: async ({ deps, caller, params, query, signal }) => {
+      const job = await planJob(deps, caller.subject, params.plan as string);
+      return jobs.waitForLogs(deps, job.id, query.after, query.wait, signal);
     },
   }),
   route({

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  CreatePlanRequestSchema,
   CreateTemplateVersionRequestSchema,
   ListTemplateVersionsQuerySchema,
   MAX_TEMPLATE_ARCHIVE_BYTES,
@@ -127,6 +128,28 @@ export const templateRoutes: RouteDef[] = [
       const t = await templates.resolveTemplate(deps, caller.subject, params.template);
       return templates.activateVersion(deps, caller.subject, t, await templates.resolveVersion(deps, caller.subject, t, body.version), audit);
     },
+  }),
+  route({
+    method: "POST",
+    url: "/api/v2/templates/:template/plans",
+    authenticated: true,
+    action: "update:template",
+    summary: "Dry run: queue a plan of what pushing an uploaded archive would change in each workspace",
+    params: TemplateParamSchema,
+    body: CreatePlanRequestSchema,
+    handler: async ({ deps, caller, params, body, status }) => {
+      status(201);
+      return templates.createPlan(deps, caller.subject, await templates.resolveTemplate(deps, caller.subject, params.template), body.file_hash);
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/api/v2/templates/:template/plans/:plan",
+    authenticated: true,
+    action: "update:template",
+    summary: "A dry run's status and, once done, the changes per workspace",
+    params: z.strictObject({ template: z.string().min(1).max(64), plan: z.string().uuid("must be a plan id") }),
+    handler: async ({ deps, caller, params }) => templates.getPlan(deps, caller.subject, await templates.resolveTemplate(deps, caller.subject, params.template), params.plan),
   }),
   ...(["archive", "unarchive"] as const).map((op) =>
     route({
