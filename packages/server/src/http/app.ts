@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import fastifyCookie from "@fastify/cookie";
+import fastifyWebsocket from "@fastify/websocket";
 import { validationsFromZod } from "@outpost/sdk/errors";
 import type { z } from "zod";
 import { ApiError, unauthenticated } from "../errors.js";
@@ -80,6 +81,8 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
     },
   });
   await app.register(fastifyCookie);
+  // permessage-deflate stays off (the ws default): it costs ~90% of relay throughput (DESIGN.md).
+  await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
 
   // JSON only: fastify's built-in text/plain parser would hand handlers a string body.
   app.removeContentTypeParser(["application/json", "text/plain"]);
@@ -139,20 +142,56 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
   });
 
   for (const def of opts.routes) {
+    /** Auth, params and query: what both the HTTP handler and the WebSocket handler start with. */
+    const prepare = async (req: FastifyRequest) => {
+      const caller = await resolveCaller(deps, req).catch((err: unknown) => {
+        // A public route serves anyone: a stale token (an old cookie at login) is no reason to refuse it.
+        if (!def.authenticated && err instanceof ApiError) return undefined;
+        throw err;
+      });
+      if (def.authenticated && !caller) throw unauthenticated();
+      req.caller = caller;
+      return { caller, params: parseWith(def.params, req.params, "params"), query: parseWith(def.query, req.query ?? {}, "query") };
+    };
     app.route({
       method: def.method,
       url: def.url,
       ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
+      ...(def.websocket
+        ? {
+            wsHandler: async (socket, req) => {
+              const aborter = new AbortController();
+              socket.on("close", () => aborter.abort());
+              closing.signal.addEventListener("abort", () => aborter.abort(), { once: true, signal: aborter.signal });
+              try {
+                const ctx = await prepare(req);
+                await def.websocket!(socket, {
+                  deps,
+                  ...ctx,
+                  body: undefined,
+                  caller: ctx.caller as Caller,
+                  audit: { set: () => undefined },
+                  ip: req.ip,
+                  request: req,
+                  reply: undefined as never,
+                  status: () => undefined,
+                  signal: aborter.signal,
+                });
+              } catch (err) {
+                // The same error shape as HTTP, then a close code of 4000 + the HTTP status.
+                const apiErr = toApiError(err);
+                if (!apiErr) deps.logger.error({ err, url: req.url }, "websocket handler failed");
+                const e = apiErr ?? new ApiError("INTERNAL", "internal server error");
+                if (socket.readyState === socket.OPEN) {
+                  socket.send(JSON.stringify({ type: "error", error: e.toResponse() }));
+                  socket.close(4000 + e.status, e.message.slice(0, 100));
+                }
+              }
+            },
+          }
+        : {}),
       handler: async (req: FastifyRequest, reply) => {
-        const caller = await resolveCaller(deps, req).catch((err: unknown) => {
-          // A public route serves anyone: a stale token (an old cookie at login) is no reason to refuse it.
-          if (!def.authenticated && err instanceof ApiError) return undefined;
-          throw err;
-        });
-        if (def.authenticated && !caller) throw unauthenticated();
-        req.caller = caller;
-        const params = parseWith(def.params, req.params, "params");
-        const query = parseWith(def.query, req.query ?? {}, "query");
+        const { caller, params, query } = await prepare(req);
         const body = def.rawBody ? req.body : parseWith(def.body, req.body, "body");
         if (def.rawBody && !Buffer.isBuffer(body)) throw new ApiError("INVALID_INPUT", "expected a tar archive", `send the body as ${def.rawBody}`);
         // Long polls stop waiting when the client goes away.

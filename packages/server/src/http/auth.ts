@@ -28,19 +28,25 @@ function presentedToken(req: FastifyRequest): { token: string; fromCookie: boole
  * header is not (it needs a CORS preflight we never grant), so cookie-authenticated writes need it.
  */
 function checkCsrf(req: FastifyRequest): void {
+  // A WebSocket is opened with GET but carries the cookie cross-site too; browsers always send its
+  // Origin (and cannot add our header), so the Origin must be this server.
+  if (req.headers.upgrade?.toLowerCase() === "websocket") {
+    if (!sameOrigin(req)) throw new ApiError("FORBIDDEN", "CSRF check failed", "a WebSocket authenticated by cookie must come from this server's origin");
+    return;
+  }
   if (SAFE_METHODS.has(req.method)) return;
   if (!req.headers[CSRF_HEADER.toLowerCase()]) {
     throw new ApiError("FORBIDDEN", "CSRF check failed", `requests authenticated by cookie must send the ${CSRF_HEADER} header`);
   }
   const origin = req.headers.origin;
-  if (origin && origin !== "null") {
-    let host: string | undefined;
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = undefined;
-    }
-    if (host !== req.headers.host) throw new ApiError("FORBIDDEN", "CSRF check failed", "the request's Origin does not match this server");
+  if (origin && origin !== "null" && !sameOrigin(req)) throw new ApiError("FORBIDDEN", "CSRF check failed", "the request's Origin does not match this server");
+}
+
+function sameOrigin(req: FastifyRequest): boolean {
+  try {
+    return new URL(req.headers.origin ?? "").host === req.headers.host;
+  } catch {
+    return false;
   }
 }
 

@@ -48,6 +48,8 @@ export interface RouteDef<P extends Schema | undefined = Schema | undefined, Q e
   /** Accept a raw body of this content type (a Buffer) instead of JSON. */
   rawBody?: "application/x-tar";
   bodyLimit?: number;
+  /** Also serve WebSocket upgrades on this route (same auth, params and query), e.g. live logs. */
+  websocket?(socket: LiveSocket, ctx: RouteContext<Out<P>, Out<Q>, undefined, A>): Promise<void>;
   handler(ctx: RouteContext<Out<P>, Out<Q>, Out<B>, A>): Promise<unknown>;
 }
 
@@ -56,6 +58,14 @@ export function route<P extends Schema | undefined = undefined, Q extends Schema
   def: RouteDef<P, Q, B, A>,
 ): RouteDef {
   return def as unknown as RouteDef;
+}
+
+/** The part of a WebSocket a route uses (only http/ knows it is `ws`). */
+export interface LiveSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  readonly readyState: number;
+  on(event: "close", fn: () => void): void;
 }
 
 export interface PendingAudit {

@@ -16,7 +16,8 @@ import * as jobs from "../../services/provisioner-jobs.js";
 import { authorize } from "../../services/rbac.js";
 import { planJob } from "../../services/templates.js";
 import { resolveBuild } from "../../services/workspaces.js";
-import { route, type RouteContext, type RouteDef } from "../route.js";
+import type { Deps } from "../../services/deps.js";
+import { route, type LiveSocket, type RouteContext, type RouteDef } from "../route.js";
 
 const LogsQuerySchema = z.strictObject({
   after: z.coerce.number().int().min(0).default(0),
@@ -25,6 +26,21 @@ const LogsQuerySchema = z.strictObject({
 });
 const IdParam = (name: string) => z.strictObject({ [name]: z.string().uuid(`must be an id`) });
 const JobParamSchema = z.strictObject({ job: z.string().uuid("must be a job id") });
+
+/** Live logs over a WebSocket: replay after `after`, then each new line, then `end` with the job. */
+async function streamLogs(socket: LiveSocket, deps: Deps, jobId: string, after: number, signal: AbortSignal): Promise<void> {
+  let cursor = after;
+  while (!signal.aborted) {
+    const { logs, job } = await jobs.waitForLogs(deps, jobId, cursor, 25, signal);
+    for (const log of logs) socket.send(JSON.stringify({ type: "log", log }));
+    cursor = logs.at(-1)?.id ?? cursor;
+    if (job.completed_at && logs.length === 0) {
+      socket.send(JSON.stringify({ type: "end", job }));
+      socket.close(1000, "job ended");
+      return;
+    }
+  }
+}
 
 function daemonAuth(ctx: Pick<RouteContext<unknown, unknown, unknown, boolean>, "deps" | "request">) {
   const header = ctx.request.headers[PROVISIONER_KEY_HEADER.toLowerCase()];
@@ -45,6 +61,11 @@ export const jobRoutes: RouteDef[] = [
       if (!version || !authorize(caller.subject, "read", { type: "template" })) throw notFound("template version");
       return jobs.waitForLogs(deps, version.job_id, query.after, query.wait, signal);
     },
+    websocket: async (socket, { deps, caller, params, query, signal }) => {
+      const version = await getTemplateVersion(deps.db, params.version as string);
+      if (!version || !authorize(caller.subject, "read", { type: "template" })) throw notFound("template version");
+      await streamLogs(socket, deps, version.job_id, query.after, signal);
+    },
   }),
   route({
     method: "GET",
@@ -58,6 +79,9 @@ export const jobRoutes: RouteDef[] = [
       const job = await planJob(deps, caller.subject, params.plan as string);
       return jobs.waitForLogs(deps, job.id, query.after, query.wait, signal);
     },
+    websocket: async (socket, { deps, caller, params, query, signal }) => {
+      await streamLogs(socket, deps, (await planJob(deps, caller.subject, params.plan as string)).id, query.after, signal);
+    },
   }),
   route({
     method: "GET",
@@ -70,6 +94,10 @@ export const jobRoutes: RouteDef[] = [
     handler: async ({ deps, caller, params, query, signal }) => {
       const { build } = await resolveBuild(deps, caller.subject, params.build as string);
       return jobs.waitForLogs(deps, build.job_id, query.after, query.wait, signal);
+    },
+    websocket: async (socket, { deps, caller, params, query, signal }) => {
+      const { build } = await resolveBuild(deps, caller.subject, params.build as string);
+      await streamLogs(socket, deps, build.job_id, query.after, signal);
     },
   }),
   route({
