@@ -54,10 +54,13 @@ export async function printJobLogs(ctx: CliContext, fetchLogs: FetchLogs, opts: 
   let lastState = "";
   let lastProgressAt = started;
   let drained = false;
+  let first = true;
   for (;;) {
     let res: JobLogsResponse;
     try {
-      res = await fetchLogs(after, drained ? 0 : wait);
+      // The first request does not wait, so the job's state (queued, running) shows at once.
+      res = await fetchLogs(after, drained || first ? 0 : wait);
+      first = false;
       failures = 0;
     } catch (err) {
       if (!opts.follow || !transient(err) || ++failures > 5) throw err;

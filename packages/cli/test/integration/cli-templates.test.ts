@@ -207,6 +207,21 @@ describe("outpost templates push", () => {
     expect(no.code).toBe(1);
     expect(no.stdout).toContain("Not pushed.");
     await expect(owner.template("fresh")).rejects.toMatchObject({ status: 404 });
+
+    // Yes: the push shows that it waits for a daemon, then that the import runs.
+    const pushing = cli.runInTerminal(["templates", "push", "fresh", "-d", "my-docker"], [{ expect: "Create it? [Y/n]", send: "y" }]);
+    // The job is taken only after the CLI has had time to see it queued.
+    for (let i = 0; i < 150 && !(await owner.templateVersions("fresh").catch(() => [])).length; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
+    const job = await daemon.take(15);
+    await daemon.run(job!);
+    const yes = await pushing;
+    expect(yes.code).toBe(0);
+    expect(yes.stdout).toContain("… waiting for a provisioner daemon (queue position 1)");
+    expect(yes.stdout).toContain("… running");
+    expect(yes.stdout).toContain("Template fresh: version v1 imported and active.");
+    expect((await owner.template("fresh")).active_version_id).not.toBeNull();
+    expect((await cli.run(["templates", "delete", "fresh", "-y"])).code).toBe(0);
   });
 });
 

@@ -282,6 +282,16 @@ describe("outpost update", () => {
     ]);
     expect(r.code).toBe(0);
     expect((await ws("box")).latest_build.parameters).toContainEqual({ name: "cpus", value: 3 });
+
+    // Without -t, the template is picked from a list.
+    const picked = await cli.runInTerminal(["create", "picked", "-y"], [
+      { expect: "Template: ", send: "1" },
+      { expect: "team: ", send: "ops" },
+    ]);
+    expect(picked.stdout).toContain("1) docker");
+    expect(picked.code).toBe(0);
+    expect(await ws("picked")).toMatchObject({ template: { name: "docker" }, status: "running" });
+    expect((await cli.run(["delete", "picked", "-y"])).code).toBe(0);
   });
 });
 

@@ -47,7 +47,7 @@ describe("printJobLogs", () => {
     const final = await printJobLogs(ctx, s.fetch, { follow: true, waitSeconds: 25 });
     expect(final.status).toBe("succeeded");
     expect(ctx.stdout).toEqual(["init | loading template.ts", "init | type-checking", "apply | created docker_volume.home", "apply | done"]);
-    expect(s.calls).toEqual([[0, 25], [0, 25], [2, 25], [3, 0], [4, 0]]);
+    expect(s.calls).toEqual([[0, 0], [0, 25], [2, 25], [3, 0], [4, 0]]);
     expect(ctx.stderr).toEqual(["… waiting for a provisioner daemon (queue position 2)", "… running"]);
   });
 
