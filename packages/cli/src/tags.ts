@@ -2,15 +2,15 @@ import { TagsSchema, type Tags } from "@outpost/sdk/provisioner";
 import { CliError } from "./context.js";
 
 /** `--tag key=value` flags (repeatable) as provisioner tags, checked locally (exit 2). */
-export function parseTags(flags: string[] | undefined): Tags {
+export function parseTags(flags: string[] | undefined, flag = "--tag"): Tags {
   const tags: Tags = {};
-  for (const flag of flags ?? []) {
-    const eq = flag.indexOf("=");
-    if (eq <= 0) throw new CliError(`invalid --tag ${JSON.stringify(flag)}`, ["use --tag KEY=VALUE"], 2);
-    tags[flag.slice(0, eq)] = flag.slice(eq + 1);
+  for (const item of flags ?? []) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new CliError(`invalid ${flag} ${JSON.stringify(item)}`, [`use ${flag} KEY=VALUE`], 2);
+    tags[item.slice(0, eq)] = item.slice(eq + 1);
   }
   const r = TagsSchema.safeParse(tags);
-  if (!r.success) throw new CliError(`invalid --tag: ${r.error.issues[0]?.message ?? "not accepted"}`, [], 2);
+  if (!r.success) throw new CliError(`invalid ${flag}: ${r.error.issues[0]?.message ?? "not accepted"}`, [], 2);
   return r.data;
 }
 

@@ -10,6 +10,7 @@ import { ago, json, parseFormat, table } from "../output.js";
 import { describeConstraints, formatValue } from "../parameters.js";
 import { copyStarter, isStarter, STARTERS, type StarterName } from "../starters.js";
 import { checkValue, dispatch, parseSubArgs, type CommandGroup } from "../subcommands.js";
+import { parseTags } from "../tags.js";
 import { extractTar } from "../tar.js";
 import { formatBytes, packTemplateDir } from "../template-archive.js";
 import { confirm, versionById } from "../workspace-helpers.js";
@@ -91,6 +92,9 @@ Options:
   -m, --message TEXT      what changed in this version
   --activate=true|false   make the version active once imported (default true); new workspaces
                           use the active version
+  --provisioner-tag KEY=VALUE
+                          only provisioner daemons with this tag import and build the version
+                          (repeat for more)
   -y, --yes               do not ask before creating a new template`;
 
 /** `--activate` alone means true; parseArgs takes it as a string option, so give it a value. */
@@ -108,18 +112,20 @@ async function push(ctx: CliContext): Promise<number> {
         name: { type: "string" },
         message: { type: "string", short: "m" },
         activate: { type: "string" },
+        "provisioner-tag": { type: "string", multiple: true },
         yes: { type: "boolean", short: "y" },
       },
       positionals: ["NAME"],
     },
   );
   if (a.help) return 0;
-  const v = a.values as { directory?: string; name?: string; message?: string; activate?: string; yes?: boolean };
+  const v = a.values as { directory?: string; name?: string; message?: string; activate?: string; "provisioner-tag"?: string[]; yes?: boolean };
   const name = templateArg(a.positionals[0]!);
   if (v.name !== undefined) checkValue("--name", versionNameSchema, v.name);
   if (v.message !== undefined && v.message.length > 1024) throw new CliError("invalid --message: must be at most 1024 characters", [], 2);
   if (v.activate !== undefined && v.activate !== "true" && v.activate !== "false") throw new CliError(`invalid value for --activate: ${JSON.stringify(v.activate)}`, ["use --activate=true or --activate=false"], 2);
   const activate = v.activate !== "false";
+  const provisionerTags = v["provisioner-tag"] ? parseTags(v["provisioner-tag"], "--provisioner-tag") : undefined;
   const dir = path.resolve(v.directory ?? ".");
   // Everything local is checked before the server is asked anything.
   const packed = await packTemplateDir(dir);
@@ -137,7 +143,7 @@ async function push(ctx: CliContext): Promise<number> {
   }
   const upload = await client.uploadFile(packed.bytes);
   ctx.io.err(`Uploaded ${packed.files.length} ${packed.files.length === 1 ? "file" : "files"} (${formatBytes(packed.bytes.length)}) from ${dir}.`);
-  const version = await client.createTemplateVersion(name, { file_hash: upload.hash, name: v.name, message: v.message, activate });
+  const version = await client.createTemplateVersion(name, { file_hash: upload.hash, name: v.name, message: v.message, activate, ...(provisionerTags ? { provisioner_tags: provisionerTags } : {}) });
   ctx.io.err(`Importing version ${version.name} of template ${name}:`);
   const job = await printJobLogs(ctx, (after, wait) => client.templateVersionLogs(version.id, after, wait), { follow: true });
   if (job.status === "failed") throw new CliError(`version ${version.name} of template ${name} failed to import`, (job.error ?? "no error message").split("\n"));

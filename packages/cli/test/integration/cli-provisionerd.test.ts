@@ -72,6 +72,9 @@ describe("outpost provisionerd start", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("error: the server refused the provisioner key: invalid provisioner key");
     expect(bad.stderr).not.toMatch(STACK_TRACE);
+    const badTag = await cli.run(["templates", "push", "x", "-d", ".", "--provisioner-tag", "site"]);
+    expect(badTag.code).toBe(2);
+    expect(badTag.stderr).toContain('invalid --provisioner-tag "site"');
   });
 
   it("runs the import and the builds of a local workspace, and stops on SIGTERM", async () => {
@@ -85,17 +88,21 @@ describe("outpost provisionerd start", () => {
       expect(listed.stdout).toMatch(/^lab-1\s+edge\s+site=lab\s+0\.1\.0\s+/m);
 
       expect((await cli.run(["templates", "init", "--starter", "local", "local"])).code).toBe(0);
-      const pushed = await cli.run(["templates", "push", "local", "-d", "local", "-y"]);
+      // Tagged: only a daemon with site=lab (this one) may import and build it.
+      const pushed = await cli.run(["templates", "push", "local", "-d", "local", "-y", "--provisioner-tag", "site=lab"]);
       expect(pushed.stderr).not.toMatch(STACK_TRACE);
       expect(pushed.code).toBe(0);
       expect(pushed.stdout).toContain("Template local: version v1 imported and active.");
-      expect((await owner.templateVersion("local", "v1")).parameters.map((p) => p.name)).toEqual(["repo"]);
+      const v1 = await owner.templateVersion("local", "v1");
+      expect(v1.parameters.map((p) => p.name)).toEqual(["repo"]);
+      expect(v1.job.tags).toMatchObject({ site: "lab" });
 
       const create = await cli.run(["create", "dev", "-t", "local"]);
       expect(create.code).toBe(0);
       expect(create.stdout).toMatch(/\| \+ process_agent\.main/);
       const ws = await owner.workspaceByName("me", "dev");
       expect(ws.status).toBe("running");
+      expect(ws.latest_build.job.tags).toMatchObject({ site: "lab" });
       const dir = path.join(dataDir, "workspaces", ws.id);
       expect((await fs.stat(dir)).isDirectory()).toBe(true);
 
