@@ -69,7 +69,8 @@ export async function printJobLogs(ctx: CliContext, fetchLogs: FetchLogs, opts: 
       continue;
     }
     for (const log of res.logs) {
-      ctx.io.out(formatLog(log));
+      // The daemon marks the start of each stage with a `== STAGE` line; the stage column says it already.
+      if (log.output !== `== ${log.stage}`) ctx.io.out(formatLog(log));
       after = Math.max(after, log.id);
     }
     const done = isJobDone(res.job);

@@ -57,7 +57,8 @@ const DOING: Record<WorkspaceTransition, string> = { start: "Starting", stop: "S
 function buildDuration(b: WorkspaceBuild): string {
   const { started_at, completed_at } = b.job;
   if (!started_at || !completed_at) return "";
-  return ` in ${shortDuration(Date.parse(completed_at) - Date.parse(started_at)) || "0s"}`;
+  const ms = Date.parse(completed_at) - Date.parse(started_at);
+  return ` in ${ms < 10_000 ? `${(Math.max(ms, 0) / 1000).toFixed(1)}s` : shortDuration(ms)}`;
 }
 
 /** Follows a build's job logs; with `follow`, waits for the end and turns a failed build into exit 1. */

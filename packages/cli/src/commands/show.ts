@@ -50,7 +50,7 @@ export async function run(ctx: CliContext): Promise<number> {
   const lines = rows.map(([k, val]) => `${(k + ":").padEnd(width)}  ${val}`);
   if (b.parameters.length > 0) {
     lines.push("", "Parameters:");
-    for (const p of b.parameters) lines.push(`  ${p.name} = ${formatValue(p.value)}`);
+    for (const p of b.parameters) lines.push(`  ${p.name} = ${p.value === "" ? '""' : formatValue(p.value)}`);
   }
   lines.push("", `Resources (build #${b.build_number}):`);
   if (b.resources.length === 0) lines.push("  none");

@@ -76,7 +76,7 @@ describe("outpost create", () => {
     expect(r.stdout).toContain(`apply | + docker_volume.outpost-${w.id}-home`);
     expect(r.stdout).toContain("apply | + docker_container.main");
     expect(r.stderr).toContain("Created workspace owner/dev from template docker (version v1).");
-    expect(lastLine(r.stderr)).toMatch(/^Build #1 \(start\) of owner\/dev succeeded in \d+s: running\.$/);
+    expect(lastLine(r.stderr)).toMatch(/^Build #1 \(start\) of owner\/dev succeeded in \d+\.\ds: running\.$/);
     expect(w.status).toBe("running");
     expect(w.latest_build.parameters).toEqual([
       { name: "cpus", value: 4 },
@@ -161,7 +161,7 @@ describe("outpost stop, start, restart, logs", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("apply | - docker_container.main");
     expect(r.stdout).not.toContain("- docker_volume");
-    expect(lastLine(r.stderr)).toMatch(/^Build #2 \(stop\) of owner\/dev succeeded in \d+s: stopped\.$/);
+    expect(lastLine(r.stderr)).toMatch(/^Build #2 \(stop\) of owner\/dev succeeded in \d+\.\ds: stopped\.$/);
     const w = await ws("dev");
     expect(w.status).toBe("stopped");
     expect(w.latest_build.resources.map((x) => x.type)).toEqual(["docker_volume"]);
@@ -210,7 +210,7 @@ describe("outpost stop, start, restart, logs", () => {
     const restart = await cli.run(["restart", "dev"]);
     expect(restart.code).toBe(0);
     expect(restart.stderr).toMatch(/Build #5 \(stop\) of owner\/dev succeeded/);
-    expect(restart.stderr).toMatch(/Build #6 \(start\) of owner\/dev succeeded in \d+s: running\./);
+    expect(restart.stderr).toMatch(/Build #6 \(start\) of owner\/dev succeeded in \d+\.\ds: running\./);
     expect((await ws("dev")).status).toBe("running");
   });
 
@@ -307,7 +307,7 @@ describe("outpost delete", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("apply | - docker_container.main");
     expect(r.stdout).toMatch(/apply \| - docker_volume\.outpost-.*-home/);
-    expect(lastLine(r.stderr)).toMatch(/^Build #2 \(delete\) of owner\/box succeeded in \d+s: deleted\.$/);
+    expect(lastLine(r.stderr)).toMatch(/^Build #2 \(delete\) of owner\/box succeeded in \d+\.\ds: deleted\.$/);
     await expect(ws("box")).rejects.toMatchObject({ status: 404 });
   });
 

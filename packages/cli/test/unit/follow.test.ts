@@ -38,7 +38,7 @@ describe("printJobLogs", () => {
   it("follows a job to the end, resuming after the last line, and reads once more after it ends", async () => {
     const s = scripted([
       { logs: [], job: job("pending", { queue_position: 2 }) },
-      { logs: [log(1, "init", "loading template.ts"), log(2, "init", "type-checking")], job: job("running") },
+      { logs: [log(1, "init", "== init"), log(2, "init", "type-checking")], job: job("running") },
       { logs: [log(3, "apply", "created docker_volume.home")], job: job("succeeded") },
       { logs: [log(4, "apply", "done")], job: job("succeeded") },
       { logs: [], job: job("succeeded") },
@@ -46,7 +46,8 @@ describe("printJobLogs", () => {
     const ctx = fakeContext({ interactive: true });
     const final = await printJobLogs(ctx, s.fetch, { follow: true, waitSeconds: 25 });
     expect(final.status).toBe("succeeded");
-    expect(ctx.stdout).toEqual(["init | loading template.ts", "init | type-checking", "apply | created docker_volume.home", "apply | done"]);
+    // The `== STAGE` header line is not repeated.
+    expect(ctx.stdout).toEqual(["init | type-checking", "apply | created docker_volume.home", "apply | done"]);
     expect(s.calls).toEqual([[0, 0], [0, 25], [2, 25], [3, 0], [4, 0]]);
     expect(ctx.stderr).toEqual(["… waiting for a provisioner daemon (queue position 2)", "… running"]);
   });
