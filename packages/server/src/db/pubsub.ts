@@ -49,20 +49,36 @@ export class PubSub {
     return () => set.delete(fn);
   }
 
-  /** Resolves when `channel` carries a payload accepted by `match`, or after `ms` (false). */
-  wait(channel: Channel, match: (payload: string) => boolean, ms: number, signal?: AbortSignal): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (v: boolean) => {
-        clearTimeout(timer);
-        unsubscribe();
-        signal?.removeEventListener("abort", onAbort);
-        resolve(v);
-      };
-      const onAbort = () => done(false);
-      const unsubscribe = this.subscribe(channel, (p) => match(p) && done(true));
-      const timer = setTimeout(() => done(false), ms);
-      signal?.addEventListener("abort", onAbort);
-    });
+  /**
+   * Starts listening now and returns a function that waits (up to `ms`) for a matching payload,
+   * resolving true at once if one already arrived. Listen before reading the database, then wait:
+   * a notification sent between the read and the wait is not lost.
+   */
+  listen(channels: Channel[], match: (payload: string) => boolean): { wait(ms: number, signal?: AbortSignal): Promise<boolean>; stop(): void } {
+    let fired = false;
+    let wake: (() => void) | undefined;
+    const unsubs = channels.map((ch) =>
+      this.subscribe(ch, (p) => {
+        if (!match(p)) return;
+        fired = true;
+        wake?.();
+      }),
+    );
+    const stop = () => unsubs.forEach((u) => u());
+    const wait = (ms: number, signal?: AbortSignal) =>
+      new Promise<boolean>((resolve) => {
+        if (fired || signal?.aborted) return resolve(fired);
+        const done = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", done);
+          wake = undefined;
+          resolve(fired);
+        };
+        const timer = setTimeout(done, ms);
+        signal?.addEventListener("abort", done);
+        wake = done;
+      });
+    return { wait, stop };
   }
 
   async close(): Promise<void> {

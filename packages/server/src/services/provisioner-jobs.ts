@@ -86,16 +86,21 @@ export async function acquire(deps: Deps, auth: DaemonAuth, daemonId: string, wa
   for (;;) {
     // A daemon that hung up must not be handed a job it will never run.
     if (signal?.aborted) return undefined;
-    await touchDaemon(deps.db, daemon.id, deps.clock.now());
-    const job = await jobs.acquireJob(deps.db, daemon.id, { ...daemon.tags, ...auth.tags }, deps.clock.now());
-    if (job) {
-      await publish(deps.db, "outpost_job_status", job.id);
-      return describeJob(deps, job);
+    const pending = deps.pubsub.listen(["outpost_jobs_pending", "outpost_job_status"], () => true);
+    try {
+      await touchDaemon(deps.db, daemon.id, deps.clock.now());
+      const job = await jobs.acquireJob(deps.db, daemon.id, { ...daemon.tags, ...auth.tags }, deps.clock.now());
+      if (job) {
+        await publish(deps.db, "outpost_job_status", job.id);
+        return describeJob(deps, job);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) return undefined;
+      // Woken by a new job (or one ending: a queued stop may now run); the timer covers a missed notification.
+      await pending.wait(Math.min(left, 2000), signal);
+    } finally {
+      pending.stop();
     }
-    const left = deadline - Date.now();
-    if (left <= 0 || signal?.aborted) return undefined;
-    // Woken by a new job; the timer covers a missed notification.
-    await deps.pubsub.wait("outpost_jobs_pending", () => true, Math.min(left, 2000), signal);
   }
 }
 
@@ -188,14 +193,16 @@ export async function failHungJobs(deps: Deps, timeoutMs: number): Promise<strin
 export async function waitForLogs(deps: Deps, jobId: string, after: number, waitSeconds: number, signal?: AbortSignal) {
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
-    const job = (await jobs.getJob(deps.db, jobId))!;
-    const logs = await listJobLogs(deps.db, jobId, after);
-    const left = deadline - Date.now();
-    if (logs.length > 0 || job.completed_at || left <= 0 || signal?.aborted) return { logs: logs.map(toJobLog), job: toJob(job) };
-    await Promise.race([
-      deps.pubsub.wait("outpost_job_logs", (p) => p === jobId, Math.min(left, 2000), signal),
-      deps.pubsub.wait("outpost_job_status", (p) => p === jobId, Math.min(left, 2000), signal),
-    ]);
+    const change = deps.pubsub.listen(["outpost_job_logs", "outpost_job_status"], (p) => p === jobId);
+    try {
+      const job = (await jobs.getJob(deps.db, jobId))!;
+      const logs = await listJobLogs(deps.db, jobId, after);
+      const left = deadline - Date.now();
+      if (logs.length > 0 || job.completed_at || left <= 0 || signal?.aborted) return { logs: logs.map(toJobLog), job: toJob(job) };
+      await change.wait(Math.min(left, 2000), signal);
+    } finally {
+      change.stop();
+    }
   }
 }
 
