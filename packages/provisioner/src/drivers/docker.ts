@@ -62,6 +62,9 @@ async function ignoreStatus<T>(p: Promise<T>, ...codes: number[]): Promise<T | u
  * network (or none), run with an init process, and are named `outpost-<workspace>-<name>`. Images
  * are never pulled unless `pullMissingImages` is set.
  */
+/** How long a started container must stay up for the build to count it as started. */
+const START_CHECK_MS = 150;
+
 export class DockerDriver implements Driver {
   readonly name = "docker";
   readonly types = ["docker_image", "docker_volume", "docker_container"] as const satisfies readonly Resource["type"][];
@@ -399,10 +402,16 @@ export class DockerDriver implements Driver {
 
   private async startAndVerify(ctx: DriverContext, c: Docker.Container, name: string): Promise<void> {
     const restartsBefore = (await c.inspect()).RestartCount ?? 0;
-    await ignoreStatus(c.start({ abortSignal: ctx.signal } as object), 304);
     // A command that fails at once (missing binary, bad mount) fails this build, not a later one.
-    // With the restart policy such a container shows as running between restarts: count them.
-    await sleep(300, ctx.signal);
+    // Listen for the first exit before starting, then give it a short window: an exit ends the wait
+    // as it happens, and a healthy container costs only the window (later crashes are the agent's
+    // connection timeout to report). With the restart policy such a container shows as running
+    // between restarts: count them.
+    const window = AbortSignal.any([ctx.signal, AbortSignal.timeout(START_CHECK_MS)]);
+    const exited = c.wait({ condition: "next-exit", abortSignal: window } as object).catch(() => undefined);
+    await ignoreStatus(c.start({ abortSignal: ctx.signal } as object), 304);
+    await exited;
+    if (ctx.signal.aborted) throw abortError(ctx.signal);
     const info = await c.inspect();
     const state = info.State;
     if (!state.Running || state.Restarting || (info.RestartCount ?? 0) > restartsBefore) {
