@@ -1,3 +1,5 @@
+import fs from "node:fs/promises";
+import path from "node:path";
 import { FleetClient } from "@outpost/sdk/client-fleet";
 import { runDaemon, type DaemonLogger } from "./daemon.js";
 import { DockerDriver } from "./drivers/docker.js";
@@ -16,9 +18,10 @@ export interface BuiltinDaemonOptions {
 export async function startBuiltinDaemons(opts: BuiltinDaemonOptions): Promise<() => Promise<void>> {
   const stop = new AbortController();
   const client = new FleetClient({ url: opts.url, provisionerKey: opts.key });
+  await fs.mkdir(path.join(opts.dataDir, "provisioner"), { recursive: true });
   const drivers = [new ProcessDriver({ dataDir: opts.dataDir }), new DockerDriver({ socketPath: opts.dockerSocket })];
   const running = Array.from({ length: opts.count }, (_, i) =>
-    runDaemon({ client, name: `built-in-${i + 1}`, drivers, signal: stop.signal, logger: opts.logger }),
+    runDaemon({ client, name: `built-in-${i + 1}`, drivers, signal: stop.signal, logger: opts.logger, workDir: path.join(opts.dataDir, "provisioner") }),
   );
   return async () => {
     stop.abort();

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -76,15 +77,13 @@ async function runJob(opts: DaemonOptions, job: AcquiredJob, log: DaemonLogger):
       (err) => err instanceof OutpostError && err.status === 409 && cancel.abort(),
     );
   }, opts.heartbeatIntervalMs ?? 5000);
-  const dir = await fs.mkdtemp(path.join(opts.workDir ?? os.tmpdir(), "outpost-job-"));
   log.info(`provisioner daemon ${opts.name}: running ${job.type} ${job.id}`);
   try {
     logger.setStage("Setting up");
-    const files = await extractArchive(await client.jobArchive(job.id), dir);
-    logger.log("info", `template folder: ${files.length} file(s)`);
+    const { dir, bundle } = await templateFolder(opts, job);
     if (job.type === "template_version_import") await runImport(opts, job, dir, logger);
-    else if (job.type === "template_version_dry_run") await runDryRun(opts, job, dir, logger);
-    else await runBuild(opts, job, dir, logger, cancel.signal);
+    else if (job.type === "template_version_dry_run") await runDryRun(opts, job, dir, bundle, logger);
+    else await runBuild(opts, job, dir, bundle, logger, cancel.signal);
   } catch (err) {
     logger.log("error", errorMessage(err));
     await logger.flush();
@@ -93,8 +92,30 @@ async function runJob(opts: DaemonOptions, job: AcquiredJob, log: DaemonLogger):
     clearInterval(heartbeat);
     opts.signal.removeEventListener("abort", onStop);
     await logger.flush();
-    await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The job's template folder, extracted once per archive: archives are immutable and addressed by
+ * their hash, so later builds of a version reuse the folder and its bundled template code.
+ */
+async function templateFolder(opts: DaemonOptions, job: AcquiredJob): Promise<{ dir: string; bundle: string }> {
+  const root = path.join(opts.workDir ?? os.tmpdir(), "outpost-templates");
+  const dir = path.join(root, job.file_hash);
+  const bundle = `${dir}.bundle.mjs`;
+  if (existsSync(dir)) return { dir, bundle };
+  await fs.mkdir(root, { recursive: true });
+  const partial = await fs.mkdtemp(path.join(root, `.${job.file_hash.slice(0, 12)}-`));
+  try {
+    await extractArchive(await opts.client.jobArchive(job.id), partial);
+    // Renamed into place whole: another daemon never sees a half-extracted folder.
+    await fs.rename(partial, dir).catch((err: NodeJS.ErrnoException) => {
+      if (!existsSync(dir)) throw err;
+    });
+  } finally {
+    await fs.rm(partial, { recursive: true, force: true });
+  }
+  return { dir, bundle };
 }
 
 async function runImport(opts: DaemonOptions, job: AcquiredJob, dir: string, logger: JobLogger): Promise<void> {
@@ -125,11 +146,11 @@ async function runImport(opts: DaemonOptions, job: AcquiredJob, dir: string, log
   await opts.client.completeJob(job.id, { import: { parameters, resources: preview.resources as Record<string, unknown>[] } });
 }
 
-async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, logger: JobLogger, signal: AbortSignal): Promise<void> {
+async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, bundle: string, logger: JobLogger, signal: AbortSignal): Promise<void> {
   const b = job.build!;
   logger.setStage("Evaluating template");
   const loaded = await loadTemplate(
-    { dir, timeoutMs: opts.templateTimeoutMs, onLog: (level, line) => logger.log(level, line) },
+    { dir, timeoutMs: opts.templateTimeoutMs, onLog: (level, line) => logger.log(level, line), bundleCache: bundle },
     { mode: "build", context: { workspace: b.workspace, owner: b.owner, params: b.parameters } },
   );
   const previous = b.previous_state as unknown as ResourceState[];
@@ -165,7 +186,7 @@ async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, logg
 }
 
 /** `templates plan`: the candidate archive planned against every workspace of the template; nothing applied. */
-async function runDryRun(opts: DaemonOptions, job: AcquiredJob, dir: string, logger: JobLogger): Promise<void> {
+async function runDryRun(opts: DaemonOptions, job: AcquiredJob, dir: string, bundle: string, logger: JobLogger): Promise<void> {
   const onLog = (level: "info" | "warn" | "error", line: string) => logger.log(level, line);
   logger.setStage("Parsing template");
   const { parameters } = await loadTemplate({ dir, typecheck: true, timeoutMs: opts.templateTimeoutMs, onLog }, { mode: "import" });
@@ -176,7 +197,7 @@ async function runDryRun(opts: DaemonOptions, job: AcquiredJob, dir: string, log
       // Parameters new in this archive take their defaults, as `outpost update` would ask for them.
       const params: Record<string, unknown> = {};
       for (const [name, spec] of Object.entries(parameters)) params[name] = name in target.parameters ? target.parameters[name] : (spec as { default?: unknown }).default;
-      const loaded = await loadTemplate({ dir, timeoutMs: opts.templateTimeoutMs, onLog }, { mode: "build", context: { workspace: target.workspace, owner: target.owner, params } });
+      const loaded = await loadTemplate({ dir, timeoutMs: opts.templateTimeoutMs, onLog, bundleCache: bundle }, { mode: "build", context: { workspace: target.workspace, owner: target.owner, params } });
       const lines = describePlan(plan(target.previous_state as unknown as ResourceState[], await withContextHashes(loaded.resources as Resource[], dir)));
       for (const line of lines.length ? lines : ["no changes"]) logger.log("info", line);
       results.push({ workspace_id: target.workspace.id, lines });

@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { build, type Message } from "esbuild";
+import { build, type Message, type Plugin } from "esbuild";
 import type { RunnerInput, RunnerOutput } from "./template-runner.js";
 import { typecheckTemplate } from "./template-typecheck.js";
 
@@ -31,6 +31,11 @@ export interface LoadOptions {
   typecheck?: boolean;
   /** Lines the template printed (console.log) or build progress. */
   onLog?: (level: "info" | "warn" | "error", line: string) => void;
+  /**
+   * Keep the bundle at this path and reuse it when it exists. Only for folders whose content never
+   * changes (an extracted, immutable template archive); saves the bundling on every later build.
+   */
+  bundleCache?: string;
 }
 
 export interface LoadedTemplate {
@@ -48,6 +53,23 @@ function formatLocation(dir: string, m: Message): string | undefined {
   const file = path.relative(dir, path.resolve(dir, m.location.file)) || m.location.file;
   return `${file}:${m.location.line}:${m.location.column + 1}`;
 }
+
+/**
+ * zod (through @outpost/template) is most of a template bundle's size (and its source map): load it
+ * from our node_modules by absolute path instead of bundling it every time.
+ */
+const zodExternal: Plugin = {
+  name: "zod-external",
+  setup(b) {
+    const require = createRequire(import.meta.url);
+    const pkgJson = require.resolve("zod/package.json");
+    const exportsMap = (JSON.parse(readFileSync(pkgJson, "utf8")) as { exports: Record<string, { import?: string }> }).exports;
+    b.onResolve({ filter: /^zod(\/.*)?$/ }, (args) => {
+      const target = exportsMap[args.path === "zod" ? "." : `.${args.path.slice(3)}`]?.import;
+      return target ? { path: path.join(path.dirname(pkgJson), target), external: true } : undefined;
+    });
+  },
+};
 
 /** Bundles template.ts with the runner into one ES module at `outfile` (TypeScript stripped, imports resolved). */
 async function bundle(dir: string, outfile: string): Promise<void> {
@@ -70,7 +92,7 @@ async function bundle(dir: string, outfile: string): Promise<void> {
       sourcemap: "inline",
       logLevel: "silent",
       alias: { "@outpost/template": packageSource("@outpost/template", "template.ts") },
-      nodePaths: [path.join(path.dirname(createRequire(import.meta.url).resolve("zod/package.json")), "..")],
+      plugins: [zodExternal],
     });
   } catch (err) {
     const first = (err as { errors?: Message[] }).errors?.[0];
@@ -105,6 +127,15 @@ export async function loadTemplate(opts: LoadOptions, input: RunnerInput): Promi
       for (const p of problems.slice(1)) opts.onLog?.("error", `${p.location}: ${p.message}`);
       throw new TemplateLoadError(problems[0]!.message, problems[0]!.location);
     }
+  }
+  if (opts.bundleCache) {
+    if (!existsSync(opts.bundleCache)) {
+      // Written aside and renamed: concurrent loads of one folder never run a half-written bundle.
+      const partial = `${opts.bundleCache}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+      await bundle(dir, partial);
+      await fs.rename(partial, opts.bundleCache);
+    }
+    return runChild(dir, opts.bundleCache, input, opts);
   }
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "outpost-template-"));
   const file = path.join(tmp, "template.mjs");
