@@ -4,6 +4,7 @@
 // removes everything.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,7 +108,7 @@ describe.skipIf(!ready.ok)(`docker workspace persistence${ready.ok ? "" : ` (ski
     expect(await exec(container, "cat /home/dev/proof.txt")).toBe(written);
 
     // A new version (an extra env var): the workspace is outdated until updated, and the file survives.
-    const v2 = fs.mkdtempSync(path.join(root, "test-artifacts", "docker-v2-"));
+    const v2 = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-docker-v2-"));
     try {
       fs.cpSync(path.join(root, "examples/templates/docker"), v2, { recursive: true });
       const src = fs.readFileSync(path.join(v2, "template.ts"), "utf8").replace('HOME: "/home/dev",', 'HOME: "/home/dev",\n        TEMPLATE_GENERATION: "2",');
