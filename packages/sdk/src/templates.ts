@@ -46,6 +46,8 @@ export const TemplateVersionSchema = z.object({
   archived: z.boolean(),
   active: z.boolean(),
   provisioner_tags: z.record(z.string(), z.string()),
+  /** The archive's sha256 (GET /api/v2/files/HASH downloads it: `templates pull`). */
+  file_hash: z.string(),
   created_by: UserRefSchema.nullable(),
   created_at: z.string(),
 });

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { OutpostError } from "@outpost/sdk/client-error";
 import type { FleetClient } from "@outpost/sdk/client-fleet";
-import { templateNameSchema, TemplateVersionSchema, UploadFileResponseSchema, versionNameSchema, type Template, type TemplateVersion } from "@outpost/sdk/templates";
+import { templateNameSchema, versionNameSchema, type Template, type TemplateVersion } from "@outpost/sdk/templates";
 import { authedClient } from "../client.js";
 import { CliError, type CliContext } from "../context.js";
 import { printJobLogs } from "../follow.js";
@@ -11,9 +11,10 @@ import { describeConstraints, formatValue } from "../parameters.js";
 import { copyStarter, isStarter, STARTERS, type StarterName } from "../starters.js";
 import { checkValue, dispatch, parseSubArgs, type CommandGroup } from "../subcommands.js";
 import { parseTags } from "../tags.js";
-import { extractTar } from "../tar.js";
+import { extractArchive as extractTar } from "@outpost/provisioner/archive";
 import { formatBytes, packTemplateDir } from "../template-archive.js";
 import { confirm, versionById } from "../workspace-helpers.js";
+import { plan } from "./templates-plan.js";
 
 function templateArg(value: string): string {
   checkValue("template name", templateNameSchema, value);
@@ -359,9 +360,6 @@ Options:
   --version VERSION       the version to download
   -d, --directory DIR     where to write the files`;
 
-// The version as the API returns it, with the hash of its archive (not in the shared schema).
-const VersionWithFileSchema = TemplateVersionSchema.extend({ file_hash: UploadFileResponseSchema.shape.hash.optional() });
-
 async function pull(ctx: CliContext): Promise<number> {
   const a = parseSubArgs(ctx, { usage: PULL_HELP, options: { version: { type: "string" }, directory: { type: "string", short: "d" } }, positionals: ["NAME"] });
   if (a.help) return 0;
@@ -379,8 +377,7 @@ async function pull(ctx: CliContext): Promise<number> {
     if (!active) throw new CliError(`template ${name} has no active version`, ["pick one with --version (see `outpost templates versions list " + name + "`)"]);
     versionName = active.name;
   }
-  const version = await client.request("GET", `/api/v2/templates/${encodeURIComponent(name)}/versions/${encodeURIComponent(versionName)}`, { schema: VersionWithFileSchema });
-  if (!version.file_hash) throw new CliError(`the server did not say which archive holds version ${version.name}`, ["this server does not support templates pull"]);
+  const version = await client.templateVersion(name, versionName);
   const bytes = await client.downloadFile(version.file_hash);
   const files = await extractTar(bytes, dir);
   ctx.io.out(`Wrote version ${version.name} of template ${name} to ${path.relative(path.resolve("."), dir) || "."} (${files.length} ${files.length === 1 ? "file" : "files"}).`);
@@ -398,6 +395,7 @@ export const TEMPLATES: CommandGroup = {
     versions: { summary: "List, activate, archive and unarchive versions", run: (ctx) => dispatch(ctx, VERSIONS) },
     delete: { summary: "Delete a template", run: remove },
     pull: { summary: "Download a version's files", run: pull },
+    plan: { summary: "Show what pushing a folder would change in each workspace (dry run)", run: plan },
   },
 };
 

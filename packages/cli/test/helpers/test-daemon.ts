@@ -11,7 +11,7 @@ import type { AcquiredJob, JobLogInput } from "@outpost/sdk/provisioner";
 import { loadTemplate } from "../../../provisioner/src/template-loader.js";
 import { daemonClient } from "../../../server/test/helpers/fleet.js";
 import type { TestServer } from "../../../server/test/helpers/test-server.js";
-import { extractTar } from "../../src/tar.js";
+import { extractArchive as extractTar } from "@outpost/provisioner/archive";
 
 export interface BuildBehaviour {
   /** Fail the build with this error after logging. */

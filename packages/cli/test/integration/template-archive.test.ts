@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { packTar, readTar, type TarEntry } from "@outpost/sdk/tar";
-import { extractTar } from "../../src/tar.js";
+import { extractArchive as extractTar } from "@outpost/provisioner/archive";
 import { packTemplateDir } from "../../src/template-archive.js";
 import { CliError } from "../../src/context.js";
 

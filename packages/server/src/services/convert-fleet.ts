@@ -66,6 +66,7 @@ export function toTemplateVersion(row: TemplateVersionRow, job: JobRow, activeVe
     archived: row.archived,
     active: row.id === activeVersionId,
     provisioner_tags: row.provisioner_tags,
+    file_hash: row.file_hash,
     created_by: row.created_by && row.created_by_username ? { id: row.created_by, username: row.created_by_username } : null,
     created_at: row.created_at.toISOString(),
   };
