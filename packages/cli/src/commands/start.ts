@@ -1,8 +1,6 @@
-import { authedClient } from "../client.js";
+import { changedParameters, parseBuildCommand } from "../build-command.js";
 import type { CliContext } from "../context.js";
-import { givenParameters, resolveParameters } from "../parameters.js";
-import { parseSubArgs } from "../subcommands.js";
-import { buildParameterValues, findWorkspace, parseWorkspaceRef, runBuild, versionById, workspaceLabel } from "../workspace-helpers.js";
+import { runBuild, workspaceLabel } from "../workspace-helpers.js";
 
 const HELP = `Usage: outpost start NAME [options]
 
@@ -16,29 +14,10 @@ Options:
   --no-follow                    return once the build is queued instead of following its logs`;
 
 export async function run(ctx: CliContext): Promise<number> {
-  const a = parseSubArgs(ctx, {
-    usage: HELP,
-    options: { parameter: { type: "string", multiple: true }, "rich-parameter-file": { type: "string" }, "no-follow": { type: "boolean" } },
-    positionals: ["NAME"],
-  });
-  if (a.help) return 0;
-  const v = a.values as { parameter?: string[]; "rich-parameter-file"?: string; "no-follow"?: boolean };
-  const ref = parseWorkspaceRef(a.positionals[0]!);
-  const given = await givenParameters(v.parameter, v["rich-parameter-file"]);
-  const client = await authedClient(ctx);
-  const ws = await findWorkspace(client, ref);
-  let parameters = {};
-  if (Object.keys(given).length > 0) {
-    const version = await versionById(client, ws.template.name, ws.latest_build.template_version_id);
-    parameters = await resolveParameters(ctx, {
-      specs: version.parameters,
-      given,
-      previous: buildParameterValues(ws.latest_build),
-      mode: "build",
-      source: `template ${ws.template.name} version ${version.name}`,
-    });
-  }
-  await runBuild(ctx, client, ws, { transition: "start", parameters }, !v["no-follow"]);
-  if (ws.outdated) ctx.io.err(`A newer template version is available: \`outpost update ${workspaceLabel(ws)}\`.`);
+  const cmd = await parseBuildCommand(ctx, HELP);
+  if (!cmd) return 0;
+  const parameters = await changedParameters(ctx, cmd);
+  await runBuild(ctx, cmd.client, cmd.ws, { transition: "start", parameters }, cmd.follow);
+  if (cmd.ws.outdated) ctx.io.err(`A newer template version is available: \`outpost update ${workspaceLabel(cmd.ws)}\`.`);
   return 0;
 }

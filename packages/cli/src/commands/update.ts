@@ -1,9 +1,7 @@
-import { authedClient } from "../client.js";
-import type { CliContext } from "../context.js";
-import { givenParameters, resolveParameters } from "../parameters.js";
-import { parseSubArgs } from "../subcommands.js";
-import { buildParameterValues, findWorkspace, parseWorkspaceRef, runBuild, versionById, workspaceLabel } from "../workspace-helpers.js";
-import { CliError } from "../context.js";
+import { parseBuildCommand } from "../build-command.js";
+import { CliError, type CliContext } from "../context.js";
+import { resolveParameters } from "../parameters.js";
+import { buildParameterValues, runBuild, versionById, workspaceLabel } from "../workspace-helpers.js";
 
 const HELP = `Usage: outpost update NAME [options]
 
@@ -18,17 +16,9 @@ Options:
   --no-follow                    return once the build is queued`;
 
 export async function run(ctx: CliContext): Promise<number> {
-  const a = parseSubArgs(ctx, {
-    usage: HELP,
-    options: { parameter: { type: "string", multiple: true }, "rich-parameter-file": { type: "string" }, "no-follow": { type: "boolean" } },
-    positionals: ["NAME"],
-  });
-  if (a.help) return 0;
-  const v = a.values as { parameter?: string[]; "rich-parameter-file"?: string; "no-follow"?: boolean };
-  const ref = parseWorkspaceRef(a.positionals[0]!);
-  const given = await givenParameters(v.parameter, v["rich-parameter-file"]);
-  const client = await authedClient(ctx);
-  const ws = await findWorkspace(client, ref);
+  const cmd = await parseBuildCommand(ctx, HELP);
+  if (!cmd) return 0;
+  const { client, ws, given } = cmd;
   const template = await client.template(ws.template.name);
   if (!template.active_version_id) throw new CliError(`template ${template.name} has no active version`);
   const label = workspaceLabel(ws);
@@ -45,6 +35,6 @@ export async function run(ctx: CliContext): Promise<number> {
     source: `template ${template.name} version ${version.name}`,
   });
   ctx.io.err(`Updating ${label} from version ${ws.latest_build.template_version_name} to ${version.name} of template ${template.name}.`);
-  await runBuild(ctx, client, ws, { transition: "start", template_version_id: version.id, parameters }, !v["no-follow"]);
+  await runBuild(ctx, client, ws, { transition: "start", template_version_id: version.id, parameters }, cmd.follow);
   return 0;
 }
