@@ -148,6 +148,13 @@ async function runImport(opts: DaemonOptions, job: AcquiredJob, dir: string, log
 
 async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, bundle: string, logger: JobLogger, signal: AbortSignal): Promise<void> {
   const b = job.build!;
+  if (b.orphan) {
+    logger.setStage("Orphaning");
+    logger.log("warn", "delete --orphan: the workspace's resources are forgotten, not removed; remove them by hand if they still exist");
+    await logger.flush();
+    await opts.client.completeJob(job.id, { build: { state: [] } });
+    return;
+  }
   logger.setStage("Evaluating template");
   const loaded = await loadTemplate(
     { dir, timeoutMs: opts.templateTimeoutMs, onLog: (level, line) => logger.log(level, line), bundleCache: bundle },

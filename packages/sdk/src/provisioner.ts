@@ -96,7 +96,8 @@ export const AcquiredJobSchema = z.object({
   file_hash: z.string(),
   /** The version being imported or built; null for a dry run of a candidate archive. */
   template_version_id: z.string().uuid().nullable(),
-  build: BuildTargetSchema.extend({ workspace_build_id: z.string().uuid() }).nullable(),
+  /** `orphan`: a delete that forgets the resources without touching them (the infrastructure is gone). */
+  build: BuildTargetSchema.extend({ workspace_build_id: z.string().uuid(), orphan: z.boolean() }).nullable(),
   /** A dry run (`templates plan`): plan the archive against each of these workspaces, apply nothing. */
   dry_run: z.object({ workspaces: z.array(BuildTargetSchema) }).nullable(),
 });

@@ -133,4 +133,23 @@ describe("provisioner daemon against a real server", () => {
       await gpu;
     }
   });
+
+  it("delete --orphan forgets the resources and leaves them in place", async () => {
+    const ws = await owner.createWorkspace("me", { name: "orphan-me", template: "local" });
+    await waitForJob(() => owner.build(ws.latest_build.id));
+    const dir = path.join(dataDir, "workspaces", ws.id);
+    await fs.access(dir);
+    const del = await owner.createBuild(ws.id, { transition: "delete", orphan: true });
+    await waitForJob(() => owner.build(del.id));
+    expect((await owner.build(del.id)).status).toBe("deleted");
+    // Still there: an orphaning delete touches nothing.
+    await fs.access(dir);
+    const logs = (await owner.buildLogs(del.id)).logs.map((l) => l.output);
+    expect(logs.some((l) => l.includes("forgotten, not removed"))).toBe(true);
+    // Clean up what the orphaning left, as an admin would.
+    const driver = new ProcessDriver({ dataDir });
+    const ctx = { workspaceId: ws.id, transition: "delete" as const, templateDir: dir, log: () => undefined, signal: new AbortController().signal, agentEnv: () => ({}), outputsOf: () => undefined };
+    for (const r of await driver.listByWorkspace(ws.id)) if (r.kind === "process") process.kill(-Number(r.id), "SIGKILL");
+    await driver.deleteWorkspace!(ctx);
+  });
 });

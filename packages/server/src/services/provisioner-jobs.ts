@@ -71,7 +71,7 @@ async function describeJob(deps: Deps, job: JobRow): Promise<AcquiredJob> {
   const build = (await getBuildByJob(deps.db, job.id))!;
   const workspace = (await getWorkspace(deps.db, build.workspace_id)) ?? (await deletedWorkspace(deps.db, build.workspace_id));
   const target = await buildTarget(deps, workspace, build.transition, build.parameters, build.orphan);
-  return { ...base, template_version_id: build.template_version_id, build: { ...target, workspace_build_id: build.id } };
+  return { ...base, template_version_id: build.template_version_id, build: { ...target, workspace_build_id: build.id, orphan: build.orphan } };
 }
 
 async function deletedWorkspace(q: Queryable, id: string): Promise<{ id: string; name: string; owner_id: string }> {
