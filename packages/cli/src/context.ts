@@ -12,6 +12,8 @@ export interface CliContext {
   env: Readonly<Record<string, string | undefined>>;
   home: string;
   io: CliIo;
+  /** How to run this CLI again (for `config-ssh`'s ProxyCommand): the node binary and the bundle's entry. */
+  self?: { node: string; script: string };
 }
 
 /** A failure to report to the user: message, optional detail lines, exit code. */

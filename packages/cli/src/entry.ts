@@ -1,4 +1,5 @@
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import { main } from "./main.js";
 import { promptLine } from "./prompt.js";
 
@@ -8,6 +9,7 @@ process.exitCode = await main({
   argv: process.argv.slice(2),
   env: process.env,
   home: os.homedir(),
+  self: { node: process.execPath, script: fileURLToPath(import.meta.url) },
   io: {
     out: (t) => void process.stdout.write(t + "\n"),
     err: (t) => void process.stderr.write(t + "\n"),

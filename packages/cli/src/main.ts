@@ -26,6 +26,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   cancel: { summary: "Cancel a workspace's running build", load: () => import("./commands/cancel.js") },
   provisioner: { summary: "Manage provisioner keys and list provisioner daemons", load: () => import("./commands/provisioner.js") },
   provisionerd: { summary: "Run an external provisioner daemon (provisionerd start)", load: () => import("./commands/provisionerd.js") },
+  "config-ssh": { summary: "Add workspaces to ~/.ssh/config (ssh outpost.WORKSPACE)", load: () => import("./commands/config-ssh.js") },
   server: { summary: "Run the Outpost server (embedded PostgreSQL by default)", load: () => import("./commands/server.js") },
 };
 
