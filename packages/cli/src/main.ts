@@ -27,6 +27,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   provisioner: { summary: "Manage provisioner keys and list provisioner daemons", load: () => import("./commands/provisioner.js") },
   provisionerd: { summary: "Run an external provisioner daemon (provisionerd start)", load: () => import("./commands/provisionerd.js") },
   "config-ssh": { summary: "Add workspaces to ~/.ssh/config (ssh outpost.WORKSPACE)", load: () => import("./commands/config-ssh.js") },
+  dotfiles: { summary: "Inside a workspace: clone your dotfiles and run their install script", load: () => import("./commands/dotfiles.js") },
   server: { summary: "Run the Outpost server (embedded PostgreSQL by default)", load: () => import("./commands/server.js") },
 };
 
