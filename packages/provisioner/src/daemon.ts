@@ -1,10 +1,13 @@
 import { existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { FleetClient } from "@outpost/sdk/client-fleet";
 import { OutpostError } from "@outpost/sdk/client-error";
+import { AGENT_TOKEN_ENV, AGENT_URL_ENV } from "@outpost/sdk/agents";
 import type { AcquiredJob, Tags } from "@outpost/sdk/provisioner";
+import type { AgentSpec } from "@outpost/template/agent";
 import type { Resource } from "@outpost/template/resources";
 import { applyPlan } from "./apply.js";
 import { errorMessage, sleep } from "./drivers/common.js";
@@ -166,6 +169,12 @@ async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, bund
   const lines = describePlan(actions);
   for (const line of lines.length ? lines : ["no changes"]) logger.log("info", line);
   logger.setStage("Applying");
+  // Each agent (re)started by this build gets a new token in its environment; the server keeps its hash.
+  const tokens = new Map<string, string>();
+  const agentToken = (name: string) => {
+    if (!tokens.has(name)) tokens.set(name, randomBytes(32).toString("base64url"));
+    return tokens.get(name)!;
+  };
   const result = await applyPlan({
     actions,
     drivers: opts.drivers,
@@ -175,21 +184,28 @@ async function runBuild(opts: DaemonOptions, job: AcquiredJob, dir: string, bund
       templateDir: dir,
       log: (level, line) => logger.log(level, line),
       signal,
-      agentEnv: (agent) => ({ OUTPOST_AGENT_URL: b.workspace.accessUrl, OUTPOST_AGENT_NAME: agent.name }),
+      agentEnv: (agent) => ({ [AGENT_URL_ENV]: b.workspace.accessUrl, [AGENT_TOKEN_ENV]: agentToken(agent.name), OUTPOST_AGENT_NAME: agent.name }),
       outputsOf: () => undefined,
     },
   });
   const state = result.state.map((s) => ({ address: s.address, resource: s.resource as never, outputs: s.outputs }));
+  // The agents in the resulting state: a new token where this build started them, else kept.
+  const agents = result.state.flatMap((s) => {
+    const agent = (s.resource as { agent?: AgentSpec }).agent;
+    if (!agent) return [];
+    const token = tokens.get(agent.name);
+    return [{ name: agent.name, resource_address: s.address, spec: agent as unknown as Record<string, unknown>, ...(token ? { token } : { keep: true }) }];
+  });
   await logger.flush();
   if (result.error) {
     logger.log("error", signal.aborted ? "canceled" : errorMessage(result.error));
     await logger.flush();
-    await opts.client.failJob(job.id, { error: signal.aborted ? "the build was canceled" : errorMessage(result.error).slice(0, 8192), state });
+    await opts.client.failJob(job.id, { error: signal.aborted ? "the build was canceled" : errorMessage(result.error).slice(0, 8192), state, agents });
     return;
   }
   logger.setStage("Done");
   await logger.flush();
-  await opts.client.completeJob(job.id, { build: { state } });
+  await opts.client.completeJob(job.id, { build: { state, agents } });
 }
 
 /** `templates plan`: the candidate archive planned against every workspace of the template; nothing applied. */

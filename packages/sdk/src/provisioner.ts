@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ReportedAgentSchema } from "./agents.js";
 import { NAME_PATTERN } from "./names.js";
 
 export const JOB_STATUSES = ["pending", "running", "succeeded", "failed", "canceling", "canceled"] as const;
@@ -129,7 +130,7 @@ export const CompleteJobRequestSchema = z.strictObject({
       resources: z.array(z.record(z.string(), z.unknown())).max(1000),
     })
     .optional(),
-  build: z.strictObject({ state: z.array(ResourceStateSchema).max(1000) }).optional(),
+  build: z.strictObject({ state: z.array(ResourceStateSchema).max(1000), agents: z.array(ReportedAgentSchema).max(64).default([]) }).optional(),
   plan: z
     .strictObject({
       workspaces: z
@@ -138,12 +139,14 @@ export const CompleteJobRequestSchema = z.strictObject({
     })
     .optional(),
 });
-export type CompleteJobRequest = z.infer<typeof CompleteJobRequestSchema>;
+export type CompleteJobRequest = z.input<typeof CompleteJobRequestSchema>;
 
 export const FailJobRequestSchema = z.strictObject({
   error: z.string().min(1).max(8192),
   /** A failed build still records the state it reached, so the next build can repair it. */
   state: z.array(ResourceStateSchema).max(1000).optional(),
+  /** Agents started before the failure (their tokens must work: the next build may keep them). */
+  agents: z.array(ReportedAgentSchema).max(64).optional(),
 });
 export type FailJobRequest = z.infer<typeof FailJobRequestSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WorkspaceAgentSchema } from "./agents.js";
 import { NAME_PATTERN } from "./names.js";
 import { PaginationQuerySchema, pageSchema } from "./pagination.js";
 import { ProvisionerJobSchema, ResourceSummarySchema, WorkspaceTransitionSchema } from "./provisioner.js";
@@ -50,6 +51,8 @@ export const WorkspaceSchema = z.object({
   outdated: z.boolean(),
   status: WorkspaceStatusSchema,
   latest_build: WorkspaceBuildSchema,
+  /** The agents of the running workspace (none when stopped: a stop revokes their tokens). */
+  agents: z.array(WorkspaceAgentSchema),
   created_at: z.string(),
   updated_at: z.string(),
   last_used_at: z.string().nullable(),

@@ -152,4 +152,24 @@ describe("provisioner daemon against a real server", () => {
     for (const r of await driver.listByWorkspace(ws.id)) if (r.kind === "process") process.kill(-Number(r.id), "SIGKILL");
     await driver.deleteWorkspace!(ctx);
   });
+
+  it("gives each started agent a token in its environment that the agent API accepts, until the stop", async () => {
+    const ws = await owner.createWorkspace("me", { name: "token-env", template: "local" });
+    await waitForJob(() => owner.build(ws.latest_build.id));
+    const driver = new ProcessDriver({ dataDir });
+    const proc = (await driver.listByWorkspace(ws.id)).find((r) => r.kind === "process")!;
+    const environ = (await fs.readFile(`/proc/${proc.id}/environ`, "utf8")).split("\0");
+    const token = environ.find((e) => e.startsWith("OUTPOST_AGENT_TOKEN="))!.split("=")[1]!;
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    const get = () => fetch(`${s.url}/api/v2/workspaceagents/me/manifest`, { headers: { "Outpost-Agent-Token": token } });
+    const res = await get();
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ agent_name: "main", workspace_name: "token-env" });
+    expect((await owner.workspace(ws.id)).agents.map((a) => a.name)).toEqual(["main"]);
+    const stop = await owner.createBuild(ws.id, { transition: "stop" });
+    await waitForJob(() => owner.build(stop.id));
+    expect((await get()).status).toBe(401);
+    const del = await owner.createBuild(ws.id, { transition: "delete" });
+    await waitForJob(() => owner.build(del.id));
+  });
 });

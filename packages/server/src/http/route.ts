@@ -40,7 +40,7 @@ export interface RouteDef<P extends Schema | undefined = Schema | undefined, Q e
   /** Whether a session is required. Public routes still see the caller when one is presented. */
   authenticated: A;
   /** The permission this route exercises, as named in the policy table; "public" for unauthenticated routes. */
-  action: `${Action}:${ResourceType}` | "public" | "session" | "provisioner";
+  action: `${Action}:${ResourceType}` | "public" | "session" | "provisioner" | "agent";
   summary: string;
   params?: P;
   query?: Q;

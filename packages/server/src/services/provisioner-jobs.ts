@@ -13,6 +13,7 @@ import { getUserById } from "../db/queries/users.js";
 import { getBuildByJob, latestBuild, latestState, setBuildState } from "../db/queries/workspace-builds.js";
 import { getWorkspace, listTemplateWorkspaces, softDeleteWorkspace } from "../db/queries/workspaces.js";
 import { ApiError, invalidField, notFound } from "../errors.js";
+import { recordBuildAgents } from "./agents.js";
 import { toJob, toJobLog } from "./convert-fleet.js";
 import type { Deps } from "./deps.js";
 import type { DaemonAuth } from "./provisioner-auth.js";
@@ -144,6 +145,7 @@ export async function complete(deps: Deps, auth: DaemonAuth, jobId: string, body
       if (!body.build) throw invalidField("build", "is required to complete a build job");
       const build = (await getBuildByJob(tx, job.id))!;
       await setBuildState(tx, build.id, body.build.state, dailyCostOf(body.build.state));
+      await recordBuildAgents(tx, deps, build, body.build.agents ?? []);
       if (build.transition === "delete") await softDeleteWorkspace(tx, build.workspace_id, deps.clock.now());
     }
     if (!(await jobs.finishJob(tx, job.id, "succeeded", null, deps.clock.now()))) throw new ApiError("CONFLICT", `job is already ${job.status}`);
@@ -157,6 +159,8 @@ export async function fail(deps: Deps, auth: DaemonAuth, jobId: string, body: Fa
     if (job.type === "workspace_build" && body.state) {
       const build = (await getBuildByJob(tx, job.id))!;
       await setBuildState(tx, build.id, body.state, dailyCostOf(body.state));
+      // A failed stop or delete may have left agents running: only a start's agents are recorded.
+      if (body.agents && build.transition === "start") await recordBuildAgents(tx, deps, build, body.agents);
     }
     const status = job.status === "canceling" ? "canceled" : "failed";
     if (!(await jobs.finishJob(tx, job.id, status, body.error, deps.clock.now()))) throw new ApiError("CONFLICT", `job is already ${job.status}`);

@@ -11,6 +11,7 @@ import type { WorkspaceRow } from "../db/queries/workspaces.js";
 import { publish } from "../db/pubsub.js";
 import { ApiError, conflictIfTaken, forbidden, notFound } from "../errors.js";
 import type { AuditSink } from "./audit.js";
+import { workspaceAgents } from "./agents.js";
 import { buildStatus, toBuild } from "./convert-fleet.js";
 import type { Deps } from "./deps.js";
 import { resolveParameters } from "./parameters.js";
@@ -39,6 +40,7 @@ export async function workspaceView(deps: Deps, w: WorkspaceRow): Promise<Worksp
     outdated: w.template_active_version_id !== null && latest.template_version_id !== w.template_active_version_id,
     status: build.status,
     latest_build: build,
+    agents: await workspaceAgents(deps, w.id),
     created_at: w.created_at.toISOString(),
     updated_at: w.updated_at.toISOString(),
     last_used_at: w.last_used_at?.toISOString() ?? null,

@@ -500,6 +500,11 @@ const MATRIX: Record<string, RouteSpec> = {
       } satisfies RouteSpec,
     ]),
   ),
+  // The agent API takes an agent token, never a session.
+  "GET /api/v2/workspaceagents/me/manifest": {
+    request: () => ({ url: "/api/v2/workspaceagents/me/manifest" }),
+    cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
+  },
   "GET /api/v2/provisionerjobs/:job/archive": {
     request: () => ({ url: `/api/v2/provisionerjobs/${randomUUID()}/archive` }),
     cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
