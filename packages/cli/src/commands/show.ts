@@ -55,6 +55,10 @@ export async function run(ctx: CliContext): Promise<number> {
   lines.push("", `Resources (build #${b.build_number}):`);
   if (b.resources.length === 0) lines.push("  none");
   else lines.push(...table(["address", "agent", "daily cost"], b.resources.map((r) => [r.address, r.agent ?? "-", String(r.daily_cost)])).split("\n").map((l) => `  ${l}`));
+  if (ws.agents.length > 0) {
+    lines.push("", "Agents:");
+    lines.push(...table(["name", "status", "lifecycle", "directory", "connected"], ws.agents.map((a) => [a.name, a.status, a.lifecycle_state, a.directory || "-", a.last_connected_at ? ago(a.last_connected_at) : "never"])).split("\n").map((l) => `  ${l}`));
+  }
   lines.push("", "Builds:");
   lines.push(
     ...table(
