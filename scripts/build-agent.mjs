@@ -155,6 +155,18 @@ async function gzipSize(file) {
   return size;
 }
 
+/** Highest GLIBC_x.y symbol version a binary references: the oldest glibc it runs on. */
+function glibcNeeded(files) {
+  let best = [0, 0];
+  for (const f of files) {
+    for (const m of readFileSync(f).toString("latin1").matchAll(/GLIBC_(\d+)\.(\d+)/g)) {
+      const v = [Number(m[1]), Number(m[2])];
+      if (v[0] > best[0] || (v[0] === best[0] && v[1] > best[1])) best = v;
+    }
+  }
+  return best.join(".");
+}
+
 const mb = (n) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 /** An environment for running the built binary: a SEA honours NODE_OPTIONS, so never pass it on. */
@@ -365,6 +377,8 @@ export async function buildAgent({ force = false, quiet = false, verify = true }
         key,
         node: process.version,
         addons: addons.map((a) => a.name),
+        // The addons built on this machine set the floor (bookworm: 2.34; node itself needs 2.28).
+        minGlibc: glibcNeeded([process.execPath, ...addons.map((a) => a.file)]),
         builtAt: new Date().toISOString(),
       };
       renameSync(exe, agentBinaryPath);
@@ -374,7 +388,7 @@ export async function buildAgent({ force = false, quiet = false, verify = true }
       renameSync(`${manifestPath}.tmp`, manifestPath);
       log(`sha256 + gzip size (${Date.now() - t} ms)`);
       log(
-        `built ${path.relative(root, agentBinaryPath)}: ${mb(size)} (gzip -6: ${mb(gz)}), sha256 ${hash.slice(0, 12)}, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `built ${path.relative(root, agentBinaryPath)}: ${mb(size)} (gzip -6: ${mb(gz)}), needs glibc >= ${manifest.minGlibc}, sha256 ${hash.slice(0, 12)}, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       return { ...manifest, path: agentBinaryPath, cached: false };
     } finally {
