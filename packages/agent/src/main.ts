@@ -1,6 +1,6 @@
 // Entry point of the workspace agent (bundled into the single executable by scripts/build-agent.mjs).
 // For now: `--version` and `--self-test`; the agent daemon itself comes next.
-import pkg from "../package.json" with { type: "json" };
+import pkg from "@outpost/agent/package.json" with { type: "json" };
 
 export const AGENT_VERSION: string = pkg.version;
 

@@ -6,11 +6,12 @@
 // directory (file name = content hash, so an upgraded agent never loads a stale copy and two agent
 // versions can share the directory) and loaded with `process.dlopen`.
 //
-// Where: $OUTPOST_AGENT_CACHE_DIR, $XDG_CACHE_HOME/outpost-agent, ~/.cache/outpost-agent, then
-// per-user directories in $TMPDIR, /tmp, /var/tmp and /dev/shm. Mounts with `noexec` (dlopen fails
-// there: "failed to map segment") and directories another user could write to are skipped; a
-// candidate that fails for any other reason (read-only root, no HOME, ENOSPC) falls through to the
-// next. Works as PID 1 in an image without Node and with no HOME set.
+// Where: ~/.cache/outpost-agent, then per-user directories in os.tmpdir() ($TMPDIR), /tmp, /var/tmp and
+// /dev/shm. Mounts with `noexec` (dlopen fails there: "failed to map segment") and directories
+// another user could write to are skipped; a candidate that fails for any other reason (read-only
+// root, no home, ENOSPC) falls through to the next. Works as PID 1 in an image without Node and with no
+// HOME set. (Environment only through os.homedir() and os.tmpdir(): this module runs while ssh2 and
+// node-pty are imported, before any configuration is parsed.)
 //
 // Outside a SEA (tests, tsx, plain node) nothing here is used: ssh2 and node-pty load their addons
 // from node_modules as usual.
@@ -28,7 +29,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { homedir, constants as osConstants } from "node:os";
+import { homedir, constants as osConstants, tmpdir } from "node:os";
 import path from "node:path";
 import * as sea from "node:sea";
 
@@ -75,8 +76,8 @@ export function loadEmbeddedAddon(name: string): unknown {
   throw new Error(`cannot load the embedded native addon ${name}:\n  ${failures.join("\n  ")}`);
 }
 
-/** Directories to try, in order, without duplicates. */
-export function candidateDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+/** Directories to try, in order, without duplicates: `home` and `tmp` default to os.homedir() and os.tmpdir(). */
+export function candidateDirs(home: string | undefined = homeDir(), tmp: string | undefined = tmpdir()): string[] {
   const out: string[] = [];
   const add = (dir: string | undefined) => {
     if (dir && path.isAbsolute(dir)) {
@@ -84,20 +85,18 @@ export function candidateDirs(env: NodeJS.ProcessEnv = process.env): string[] {
       if (!out.includes(d)) out.push(d);
     }
   };
-  add(env.OUTPOST_AGENT_CACHE_DIR);
-  add(env.XDG_CACHE_HOME && path.join(env.XDG_CACHE_HOME, "outpost-agent"));
-  let home = env.HOME;
-  if (!home) {
-    try {
-      home = homedir();
-    } catch {
-      home = undefined;
-    }
-  }
   add(home && path.join(home, ".cache", "outpost-agent"));
   const user = `outpost-agent-${typeof process.getuid === "function" ? process.getuid() : "user"}`;
-  for (const tmp of [env.TMPDIR, "/tmp", "/var/tmp", "/dev/shm"]) add(tmp && path.join(tmp, user));
+  for (const t of [tmp, "/tmp", "/var/tmp", "/dev/shm"]) add(t && path.join(t, user));
   return out;
+}
+
+function homeDir(): string | undefined {
+  try {
+    return homedir();
+  } catch {
+    return undefined; // no HOME and no passwd entry for this uid
+  }
 }
 
 /** Makes sure `dir/fileName` holds exactly `bytes`; returns its path. Throws when `dir` is unusable. */

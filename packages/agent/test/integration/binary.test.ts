@@ -75,7 +75,7 @@ describe("agent binary on this host", () => {
 
   it("a cache location that cannot be created falls through to the per-user temp directory", () => {
     // Nothing can be created under /proc: the addons must land in the per-user temp directory.
-    const env = { ...agentEnv(), HOME: "/proc/outpost-no-home", XDG_CACHE_HOME: "/proc/outpost-no-cache" };
+    const env = { ...agentEnv(), HOME: "/proc/outpost-no-home", TMPDIR: "/proc/outpost-no-tmp" };
     const r = spawnSync(BIN, ["--self-test"], { encoding: "utf8", env, timeout: 60_000 });
     expectSelfTestPassed(r);
   });
@@ -99,18 +99,16 @@ describe("cache directory choice (sea-addons)", () => {
     expect(mountOptions("/root/.cache", mountinfo)).not.toContain("noexec");
   });
 
-  it("tries the explicit directory, XDG, HOME, then per-user temp directories", () => {
-    const dirs = candidateDirs({ OUTPOST_AGENT_CACHE_DIR: "/srv/cache", XDG_CACHE_HOME: "/x", HOME: "/home/dev", TMPDIR: "/tmp" });
+  it("tries ~/.cache, then per-user temp directories", () => {
     const uid = process.getuid?.() ?? "user";
-    expect(dirs).toEqual([
-      "/srv/cache",
-      "/x/outpost-agent",
+    expect(candidateDirs("/home/dev", "/scratch")).toEqual([
       "/home/dev/.cache/outpost-agent",
+      `/scratch/outpost-agent-${uid}`,
       `/tmp/outpost-agent-${uid}`,
       `/var/tmp/outpost-agent-${uid}`,
       `/dev/shm/outpost-agent-${uid}`,
     ]);
-    expect(candidateDirs({ XDG_CACHE_HOME: "relative", HOME: "/h" })[0]).toBe("/h/.cache/outpost-agent");
+    expect(candidateDirs("relative", "/tmp")[0]).toBe(`/tmp/outpost-agent-${uid}`);
   });
 });
 
