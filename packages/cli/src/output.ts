@@ -29,3 +29,13 @@ export function ago(iso: string | null, now = Date.now()): string {
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
   return `${Math.floor(s / 86400)}d ago`;
 }
+
+/**
+ * The one way lists are printed: JSON for scripts (also when empty), else a table, or a hint on
+ * stderr saying what to do when there is nothing to show.
+ */
+export function printList<T>(out: { out(t: string): void; err(t: string): void }, format: OutputFormat, items: readonly T[], view: { empty: string; headers: string[]; row(item: T): string[] }): void {
+  if (format === "json") out.out(json(items));
+  else if (items.length === 0) out.err(view.empty);
+  else out.out(table(view.headers, items.map(view.row)));
+}

@@ -2,7 +2,7 @@ import { MAX_PAGE_LIMIT } from "@outpost/sdk/pagination";
 import { WORKSPACE_STATUSES, type Workspace, type WorkspaceStatus } from "@outpost/sdk/workspaces";
 import { authedClient } from "../client.js";
 import { CliError, type CliContext } from "../context.js";
-import { ago, json, parseFormat, table } from "../output.js";
+import { ago, parseFormat, printList } from "../output.js";
 import { parseSubArgs } from "../subcommands.js";
 import { workspaceLabel } from "../workspace-helpers.js";
 
@@ -48,19 +48,10 @@ export async function run(ctx: CliContext): Promise<number> {
     items.push(...page.items);
     if (page.items.length < MAX_PAGE_LIMIT || items.length >= page.count) break;
   }
-  if (format === "json") {
-    ctx.io.out(json(items));
-    return 0;
-  }
-  if (items.length === 0) {
-    ctx.io.err(v.all ? "no workspaces found" : "you have no workspaces; create one with `outpost create NAME -t TEMPLATE`");
-    return 0;
-  }
-  ctx.io.out(
-    table(
-      ["workspace", "template", "status", "last built", "outdated"],
-      items.map((w) => [workspaceLabel(w), w.template.name, w.status, ago(w.latest_build.created_at), w.outdated ? "yes" : "no"]),
-    ),
-  );
+  printList(ctx.io, format, items, {
+    empty: v.all ? "no workspaces found" : "you have no workspaces; create one with `outpost create NAME -t TEMPLATE`",
+    headers: ["workspace", "template", "status", "last built", "outdated"],
+    row: (w) => [workspaceLabel(w), w.template.name, w.status, ago(w.latest_build.created_at), w.outdated ? "yes" : "no"],
+  });
   return 0;
 }

@@ -1,7 +1,7 @@
 import { CreateProvisionerKeyRequestSchema } from "@outpost/sdk/provisioner";
 import { authedClient } from "../client.js";
 import type { CliContext } from "../context.js";
-import { ago, json, parseFormat, table } from "../output.js";
+import { ago, parseFormat, printList } from "../output.js";
 import { checkValue, dispatch, parseSubArgs, type CommandGroup } from "../subcommands.js";
 import { formatTags, parseTags } from "../tags.js";
 
@@ -43,15 +43,11 @@ async function keysList(ctx: CliContext): Promise<number> {
   const format = parseFormat((a.values as { output?: string }).output);
   const client = await authedClient(ctx);
   const keys = await client.listProvisionerKeys();
-  if (format === "json") {
-    ctx.io.out(json(keys));
-    return 0;
-  }
-  if (keys.length === 0) {
-    ctx.io.err("no provisioner keys; create one with `outpost provisioner keys create NAME`");
-    return 0;
-  }
-  ctx.io.out(table(["name", "tags", "created"], keys.map((k) => [k.name, formatTags(k.tags), ago(k.created_at)])));
+  printList(ctx.io, format, keys, {
+    empty: "no provisioner keys; create one with `outpost provisioner keys create NAME`",
+    headers: ["name", "tags", "created"],
+    row: (k) => [k.name, formatTags(k.tags), ago(k.created_at)],
+  });
   return 0;
 }
 
@@ -94,20 +90,11 @@ async function list(ctx: CliContext): Promise<number> {
   const format = parseFormat((a.values as { output?: string }).output);
   const client = await authedClient(ctx);
   const daemons = await client.listProvisionerDaemons();
-  if (format === "json") {
-    ctx.io.out(json(daemons));
-    return 0;
-  }
-  if (daemons.length === 0) {
-    ctx.io.err("no provisioner daemons");
-    return 0;
-  }
-  ctx.io.out(
-    table(
-      ["name", "key", "tags", "version", "last seen", "current job"],
-      daemons.map((d) => [d.name, d.key_name ?? "(built-in)", formatTags(d.tags), d.version || "-", ago(d.last_seen_at), d.current_job_id ?? "-"]),
-    ),
-  );
+  printList(ctx.io, format, daemons, {
+    empty: "no provisioner daemons",
+    headers: ["name", "key", "tags", "version", "last seen", "current job"],
+    row: (d) => [d.name, d.key_name ?? "(built-in)", formatTags(d.tags), d.version || "-", ago(d.last_seen_at), d.current_job_id ?? "-"],
+  });
   return 0;
 }
 

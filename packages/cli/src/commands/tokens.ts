@@ -3,7 +3,7 @@ import { tokenNameSchema } from "@outpost/sdk/api-keys";
 import { authedClient } from "../client.js";
 import { CliError, type CliContext } from "../context.js";
 import { parseDuration, until } from "../duration.js";
-import { ago, json, parseFormat, table } from "../output.js";
+import { ago, parseFormat, printList } from "../output.js";
 import { checkValue, dispatch, parseSubArgs, type CommandGroup } from "../subcommands.js";
 
 /** A default token name: `token-YYYYMMDD-xxxxx`, unique enough that two scripts rarely collide. */
@@ -61,20 +61,11 @@ async function list(ctx: CliContext): Promise<number> {
   const format = parseFormat((a.values as { output?: string }).output);
   const client = await authedClient(ctx);
   const tokens = await client.listTokens("me");
-  if (format === "json") {
-    ctx.io.out(json(tokens));
-    return 0;
-  }
-  if (tokens.length === 0) {
-    ctx.io.err("no tokens; create one with `outpost tokens create`");
-    return 0;
-  }
-  ctx.io.out(
-    table(
-      ["id", "name", "created", "expires", "last used"],
-      tokens.map((t) => [t.id, t.name, ago(t.created_at), until(t.expires_at), ago(t.last_used_at)]),
-    ),
-  );
+  printList(ctx.io, format, tokens, {
+    empty: "no tokens; create one with `outpost tokens create`",
+    headers: ["id", "name", "created", "expires", "last used"],
+    row: (t) => [t.id, t.name, ago(t.created_at), until(t.expires_at), ago(t.last_used_at)],
+  });
   return 0;
 }
 
