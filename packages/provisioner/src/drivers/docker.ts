@@ -5,7 +5,9 @@ import Docker from "dockerode";
 import { addressOf, type DockerContainer, type DockerImage, type DockerVolume, type Resource } from "@outpost/template/resources";
 import { agentEntrypoint } from "../agent-entrypoint.js";
 import type { ResourceState } from "../plan.js";
-import { abortError, checkWorkspaceId, errorMessage, sleep, specHash, throwIfAborted } from "./common.js";
+import { abortError, checkWorkspaceId, errorMessage, specHash, throwIfAborted } from "./common.js";
+import { dockerMessage, ignoreStatus, inside, statusOf, stripMux, type DockerError } from "./docker-util.js";
+import { ImageUsers } from "./docker-users.js";
 import { DriverUnavailableError, WORKSPACE_LABEL, type Driver, type DriverContext, type OrphanResource } from "./driver.js";
 
 /** Label with the resource address (`docker_container.main`) on everything the driver creates. */
@@ -33,28 +35,8 @@ export function imageTag(workspaceId: string, name: string): string {
   return `outpost-${workspaceId}-${name}`.toLowerCase() + ":latest";
 }
 
-interface DockerError extends Error {
-  statusCode?: number;
-  code?: string;
-  json?: { message?: string } | null;
-}
-
-const statusOf = (err: unknown) => (err as DockerError)?.statusCode;
-
-/** The engine's own message ("No such container: x"), not dockerode's "(HTTP code 404) ..." wrapper. */
-function dockerMessage(err: unknown): string {
-  const e = err as DockerError;
-  return e?.json?.message ?? errorMessage(err);
-}
-
-async function ignoreStatus<T>(p: Promise<T>, ...codes: number[]): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (codes.includes(statusOf(err) ?? 0)) return undefined;
-    throw err;
-  }
-}
+/** How long a started container must stay up for the build to count it as started. */
+const START_CHECK_MS = 150;
 
 /**
  * `docker_volume`, `docker_image` and `docker_container` through the Docker Engine API (dockerode).
@@ -62,9 +44,6 @@ async function ignoreStatus<T>(p: Promise<T>, ...codes: number[]): Promise<T | u
  * network (or none), run with an init process, and are named `outpost-<workspace>-<name>`. Images
  * are never pulled unless `pullMissingImages` is set.
  */
-/** How long a started container must stay up for the build to count it as started. */
-const START_CHECK_MS = 150;
-
 export class DockerDriver implements Driver {
   readonly name = "docker";
   readonly types = ["docker_image", "docker_volume", "docker_container"] as const satisfies readonly Resource["type"][];
@@ -73,7 +52,7 @@ export class DockerDriver implements Driver {
   private readonly where: string;
   private readonly pull: boolean;
   private readonly stopTimeout: number;
-  private readonly usersByImage = new Map<string, Promise<string[][]>>();
+  private readonly users: ImageUsers;
 
   constructor(opts: DockerDriverOptions = {}) {
     if (opts.host) {
@@ -88,6 +67,7 @@ export class DockerDriver implements Driver {
       this.where = socketPath;
     }
     this.pull = opts.pullMissingImages ?? false;
+    this.users = new ImageUsers(this.docker);
     this.stopTimeout = opts.stopTimeoutSeconds ?? 10;
   }
 
@@ -453,35 +433,9 @@ export class DockerDriver implements Driver {
     ctx.log("info", `docker: removed container ${name}`);
   }
 
-  /**
-   * The user whose home directory is `dir` in the image's /etc/passwd (so a template with
-   * `dir: "/home/dev"` runs as dev), unless the image names a USER itself. Read once per image from a
-   * created, never started, container.
-   */
-  private async userForHome(ctx: DriverContext, image: Docker.ImageInspectInfo, dir: string): Promise<string | undefined> {
-    if (image.Config?.User) return undefined;
-    let users = this.usersByImage.get(image.Id);
-    if (!users) {
-      users = this.readPasswd(ctx, image.Id).catch(() => []);
-      this.usersByImage.set(image.Id, users);
-    }
-    const want = dir.replace(/\/+$/, "");
-    return (await users).find((u) => u[5]?.replace(/\/+$/, "") === want && u[0] !== "root")?.[0];
-  }
-
-  private async readPasswd(ctx: DriverContext, imageId: string): Promise<string[][]> {
-    const probe = await this.docker.createContainer({ Image: imageId, Entrypoint: ["/bin/true"], Cmd: [], Labels: { [WORKSPACE_LABEL]: ctx.workspaceId }, HostConfig: { NetworkMode: "none" } });
-    try {
-      const archive = await probe.getArchive({ path: "/etc/passwd" });
-      const chunks: Buffer[] = [];
-      for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
-      return firstTarFile(Buffer.concat(chunks))
-        .split("\n")
-        .filter((l) => l && !l.startsWith("#"))
-        .map((l) => l.split(":"));
-    } finally {
-      await ignoreStatus(probe.remove({ force: true }), 404).catch(() => {});
-    }
+  /** The user whose home is `dir` in the image (see docker-users.ts), looked up once per image. */
+  private userForHome(ctx: DriverContext, image: Docker.ImageInspectInfo, dir: string): Promise<string | undefined> {
+    return this.users.userForHome(ctx.workspaceId, image, dir);
   }
 
   /** Connection failures mid-operation are the engine being unavailable, like a failed check(). */
@@ -501,38 +455,4 @@ export class DockerDriver implements Driver {
       throw err;
     }
   }
-}
-
-/** `context` inside `base` (template paths must not climb out of the template folder). */
-function inside(base: string, rel: string, what: string): string {
-  const abs = path.resolve(base, rel);
-  const r = path.relative(base, abs);
-  if (r.startsWith("..") || path.isAbsolute(r)) throw new Error(`${what} ${JSON.stringify(rel)} is outside ${base}`);
-  return abs;
-}
-
-/** The contents of the first file in a tar archive (enough for a single-file getArchive). */
-function firstTarFile(tar: Buffer): string {
-  for (let off = 0; off + 512 <= tar.length; ) {
-    const header = tar.subarray(off, off + 512);
-    if (header.every((b) => b === 0)) break;
-    const size = parseInt(header.subarray(124, 136).toString("ascii").replace(/\0.*$/, "").trim() || "0", 8);
-    const type = String.fromCharCode(header[156] ?? 0);
-    const body = off + 512;
-    if (type === "0" || type === "\0") return tar.subarray(body, body + size).toString("utf8");
-    off = body + Math.ceil(size / 512) * 512;
-  }
-  return "";
-}
-
-/** Container logs without a TTY come in Docker's 8-byte-header frames. */
-function stripMux(buf: Buffer): string {
-  const parts: Buffer[] = [];
-  let off = 0;
-  while (off + 8 <= buf.length && (buf[off] === 1 || buf[off] === 2) && buf[off + 1] === 0) {
-    const len = buf.readUInt32BE(off + 4);
-    parts.push(buf.subarray(off + 8, off + 8 + len));
-    off += 8 + len;
-  }
-  return off === 0 ? buf.toString("utf8") : Buffer.concat(parts).toString("utf8");
 }
