@@ -6,6 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDaemon } from "../../../provisioner/src/daemon.js";
 import { ProcessDriver } from "../../../provisioner/src/drivers/process.js";
+import { killWorkspaceProcesses } from "../../../provisioner/test/helpers/process-cleanup.js";
 import { daemonClient } from "../../../server/test/helpers/fleet.js";
 import { createTestServer, setupOwner, type TestServer } from "../../../server/test/helpers/test-server.js";
 import { cliSandbox, ensureCliBuilt, ROOT, STACK_TRACE, type CliSandbox } from "../helpers/run-cli.js";
@@ -32,6 +33,7 @@ afterAll(async () => {
   await daemon;
   await s?.close();
   await cli?.cleanup();
+  await killWorkspaceProcesses(work);
   await fs.rm(work, { recursive: true, force: true });
 });
 

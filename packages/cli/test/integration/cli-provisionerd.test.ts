@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FleetClient } from "@outpost/sdk/client-fleet";
+import { killWorkspaceProcesses } from "../../../provisioner/test/helpers/process-cleanup.js";
 import { userClient } from "../../../server/test/helpers/fleet.js";
 import { createTestServer, setupOwner, type TestServer } from "../../../server/test/helpers/test-server.js";
 import { cliSandbox, ensureCliBuilt, ROOT, STACK_TRACE, type CliSandbox } from "../helpers/run-cli.js";
@@ -28,7 +29,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.close();
   await cli?.cleanup();
-  if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  if (dataDir) {
+    await killWorkspaceProcesses(dataDir);
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
 });
 
 interface Daemon {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FleetClient } from "@outpost/sdk/client-fleet";
 import { runDaemon } from "../../src/daemon.js";
 import { ProcessDriver } from "../../src/drivers/process.js";
+import { killWorkspaceProcesses } from "../helpers/process-cleanup.js";
 import { daemonClient, tarOf, userClient } from "../../../server/test/helpers/fleet.js";
 import { createTestServer, setupOwner, type TestServer } from "../../../server/test/helpers/test-server.js";
 
@@ -46,6 +47,7 @@ afterAll(async () => {
   stop.abort();
   await daemonDone;
   await s?.close();
+  await killWorkspaceProcesses(dataDir);
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
