@@ -1,5 +1,5 @@
 // Options, defaults and the injected clock of the mux (mux.ts).
-import { MAX_WINDOW, type MuxError } from "./mux-frame.js";
+import { MAX_WINDOW } from "./mux-frame.js";
 import type { MuxStream } from "./mux-stream.js";
 
 /** Time, injected so keepalive tests run on a fake clock. */

@@ -7,7 +7,7 @@ import { authedClient } from "../client.js";
 import { CliError, type CliContext } from "../context.js";
 import { printJobLogs } from "../follow.js";
 import { ago, json, parseFormat, table } from "../output.js";
-import { describeConstraints, formatValue } from "../parameters.js";
+import { describeConstraints } from "../parameters.js";
 import { copyStarter, isStarter, STARTERS, type StarterName } from "../starters.js";
 import { checkValue, dispatch, parseSubArgs, type CommandGroup } from "../subcommands.js";
 import { parseTags } from "../tags.js";

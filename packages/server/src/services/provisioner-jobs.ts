@@ -11,7 +11,7 @@ import { getTemplateById, setActiveVersion } from "../db/queries/templates.js";
 import { getTemplateVersionByJob, setVersionImportResult } from "../db/queries/template-versions.js";
 import { getUserById } from "../db/queries/users.js";
 import { getBuildByJob, latestBuild, latestState, setBuildState } from "../db/queries/workspace-builds.js";
-import { getWorkspace, listTemplateWorkspaces, softDeleteWorkspace } from "../db/queries/workspaces.js";
+import { getWorkspaceIncludingDeleted, listTemplateWorkspaces, softDeleteWorkspace } from "../db/queries/workspaces.js";
 import { ApiError, invalidField, notFound } from "../errors.js";
 import { recordBuildAgents } from "./agents.js";
 import { toJob, toJobLog } from "./convert-fleet.js";
@@ -70,14 +70,9 @@ async function describeJob(deps: Deps, job: JobRow): Promise<AcquiredJob> {
     return { ...base, template_version_id: null, dry_run: { workspaces: targets } };
   }
   const build = (await getBuildByJob(deps.db, job.id))!;
-  const workspace = (await getWorkspace(deps.db, build.workspace_id)) ?? (await deletedWorkspace(deps.db, build.workspace_id));
+  const workspace = (await getWorkspaceIncludingDeleted(deps.db, build.workspace_id))!;
   const target = await buildTarget(deps, workspace, build.transition, build.parameters, build.orphan);
   return { ...base, template_version_id: build.template_version_id, build: { ...target, workspace_build_id: build.id, orphan: build.orphan } };
-}
-
-async function deletedWorkspace(q: Queryable, id: string): Promise<{ id: string; name: string; owner_id: string }> {
-  const { rows } = await q.query<{ id: string; name: string; owner_id: string }>("SELECT id, name, owner_id FROM workspaces WHERE id = $1", [id]);
-  return rows[0]!;
 }
 
 /** Hands the oldest matching job to the daemon, waiting (long-poll) up to waitSeconds for one. */

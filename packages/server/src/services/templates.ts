@@ -80,8 +80,7 @@ export async function createVersion(deps: Deps, subject: Subject, templateName: 
   if (!name.success) throw invalidField("template", name.error.issues[0]!.message, "invalid template name");
   if (!(await fileExists(deps.db, req.file_hash))) throw invalidField("file_hash", "no uploaded file has this hash; upload it with POST /api/v2/files first");
   const versionId = await withTx(deps.db, async (tx) => {
-    // Serialise pushes so version numbers and template creation do not race.
-    await tx.query("SELECT pg_advisory_xact_lock(hashtext('outpost-template-push'))");
+    await tq.lockTemplatePushes(tx);
     let template = await tq.getTemplateByName(tx, templateName);
     let created = false;
     if (!template) {
@@ -105,7 +104,6 @@ export async function createVersion(deps: Deps, subject: Subject, templateName: 
       createdBy: subject.userId,
       tags,
     });
-    await tx.query("UPDATE provisioner_jobs SET input = $2 WHERE id = $1", [jobId, JSON.stringify({ template_version_id: id })]);
     if (created) audit.set({ action: "create", resourceType: "template", resourceId: template.id, resourceName: template.name, new: template });
     return id;
   });

@@ -171,15 +171,10 @@ export async function createBuild(deps: Deps, subject: Subject, w: WorkspaceRow,
 
 export async function resolveBuild(deps: Deps, subject: Subject, id: string): Promise<{ build: BuildRow; workspace: WorkspaceRow }> {
   const build = await bq.getBuild(deps.db, id);
-  const workspace = build ? ((await wq.getWorkspace(deps.db, build.workspace_id)) ?? (await deletedWorkspaceRow(deps, build.workspace_id))) : undefined;
+  // Builds of deleted workspaces stay readable (their logs explain the deletion).
+  const workspace = build ? await wq.getWorkspaceIncludingDeleted(deps.db, build.workspace_id) : undefined;
   if (!build || !workspace || !authorize(subject, "read", workspaceObject(workspace))) throw notFound("workspace build");
   return { build, workspace };
-}
-
-// Builds of deleted workspaces stay readable (their logs explain the deletion).
-async function deletedWorkspaceRow(deps: Deps, id: string): Promise<WorkspaceRow | undefined> {
-  const { rows } = await deps.db.query<{ owner_id: string }>("SELECT owner_id FROM workspaces WHERE id = $1", [id]);
-  return rows[0] ? ({ owner_id: rows[0].owner_id } as WorkspaceRow) : undefined;
 }
 
 export async function cancelBuild(deps: Deps, subject: Subject, build: BuildRow, w: WorkspaceRow, audit: AuditSink): Promise<WorkspaceBuild> {

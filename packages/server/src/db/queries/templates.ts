@@ -49,3 +49,8 @@ export async function setActiveVersion(q: Queryable, id: string, versionId: stri
 export async function softDeleteTemplate(q: Queryable, id: string): Promise<void> {
   await q.query("UPDATE templates SET deleted = true, updated_at = now() WHERE id = $1", [id]);
 }
+
+/** Serialises pushes (in a transaction): version numbers and first-push template creation do not race. */
+export async function lockTemplatePushes(q: Queryable): Promise<void> {
+  await q.query("SELECT pg_advisory_xact_lock(hashtext('outpost-template-push'))");
+}

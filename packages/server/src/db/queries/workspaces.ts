@@ -27,6 +27,12 @@ export async function getWorkspace(q: Queryable, id: string): Promise<WorkspaceR
   return rows[0];
 }
 
+/** Also a deleted workspace: its builds (and their logs) stay readable, and its delete build still runs. */
+export async function getWorkspaceIncludingDeleted(q: Queryable, id: string): Promise<WorkspaceRow | undefined> {
+  const { rows } = await q.query<WorkspaceRow>(`${SELECT} WHERE w.id = $1`, [id]);
+  return rows[0];
+}
+
 export async function getWorkspaceByOwnerAndName(q: Queryable, ownerId: string, name: string): Promise<WorkspaceRow | undefined> {
   const { rows } = await q.query<WorkspaceRow>(`${SELECT} WHERE w.owner_id = $1 AND lower(w.name) = lower($2) AND NOT w.deleted`, [ownerId, name]);
   return rows[0];
