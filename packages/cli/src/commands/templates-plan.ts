@@ -1,10 +1,10 @@
 import path from "node:path";
-import { templateNameSchema } from "@outpost/sdk/templates";
 import { authedClient } from "../client.js";
 import { CliError, type CliContext } from "../context.js";
 import { printJobLogs } from "../follow.js";
 import { json, parseFormat } from "../output.js";
-import { checkValue, parseSubArgs } from "../subcommands.js";
+import { parseSubArgs } from "../subcommands.js";
+import { templateArg } from "../template-args.js";
 import { formatBytes, packTemplateDir } from "../template-archive.js";
 
 const PLAN_HELP = `Usage: outpost templates plan NAME [-d DIR] [-o json]
@@ -23,8 +23,7 @@ export async function plan(ctx: CliContext): Promise<number> {
   if (a.help) return 0;
   const v = a.values as { directory?: string; output?: string };
   const format = parseFormat(v.output);
-  const name = a.positionals[0]!;
-  checkValue("template name", templateNameSchema, name);
+  const name = templateArg(a.positionals[0]!);
   const dir = path.resolve(v.directory ?? ".");
   const packed = await packTemplateDir(dir);
   const client = await authedClient(ctx);

@@ -1,8 +1,7 @@
-import fs from "node:fs/promises";
 import path from "node:path";
 import { OutpostError } from "@outpost/sdk/client-error";
 import type { FleetClient } from "@outpost/sdk/client-fleet";
-import { templateNameSchema, versionNameSchema, type Template, type TemplateVersion } from "@outpost/sdk/templates";
+import { versionNameSchema, type Template, type TemplateVersion } from "@outpost/sdk/templates";
 import { authedClient } from "../client.js";
 import { CliError, type CliContext } from "../context.js";
 import { printJobLogs } from "../follow.js";
@@ -11,20 +10,11 @@ import { describeConstraints } from "../parameters.js";
 import { copyStarter, isStarter, STARTERS, type StarterName } from "../starters.js";
 import { checkValue, dispatch, parseSubArgs, type CommandGroup } from "../subcommands.js";
 import { parseTags } from "../tags.js";
-import { extractArchive as extractTar } from "@outpost/provisioner/archive";
 import { formatBytes, packTemplateDir } from "../template-archive.js";
-import { confirm, versionById } from "../workspace-helpers.js";
+import { confirm } from "../workspace-helpers.js";
 import { plan } from "./templates-plan.js";
-
-function templateArg(value: string): string {
-  checkValue("template name", templateNameSchema, value);
-  return value;
-}
-
-function versionArg(value: string): string {
-  checkValue("version name", versionNameSchema, value);
-  return value;
-}
+import { pull } from "./templates-pull.js";
+import { activeVersion, templateArg, versionArg } from "../template-args.js";
 
 async function templateOrUndefined(client: FleetClient, name: string): Promise<Template | undefined> {
   try {
@@ -33,10 +23,6 @@ async function templateOrUndefined(client: FleetClient, name: string): Promise<T
     if (err instanceof OutpostError && err.code === "NOT_FOUND") return undefined;
     throw err;
   }
-}
-
-async function activeVersion(client: FleetClient, t: Template): Promise<TemplateVersion | undefined> {
-  return t.active_version_id ? versionById(client, t.name, t.active_version_id) : undefined;
 }
 
 // --- init ----------------------------------------------------------------------------------------
@@ -348,39 +334,6 @@ async function remove(ctx: CliContext): Promise<number> {
   }
   await client.deleteTemplate(t.name);
   ctx.io.out(`Deleted template ${t.name}.`);
-  return 0;
-}
-
-const PULL_HELP = `Usage: outpost templates pull NAME [--version VERSION] [-d DIR]
-
-Downloads a version of a template (default: the active one) and writes its files into DIR
-(default ./NAME), which must not exist or be empty.
-
-Options:
-  --version VERSION       the version to download
-  -d, --directory DIR     where to write the files`;
-
-async function pull(ctx: CliContext): Promise<number> {
-  const a = parseSubArgs(ctx, { usage: PULL_HELP, options: { version: { type: "string" }, directory: { type: "string", short: "d" } }, positionals: ["NAME"] });
-  if (a.help) return 0;
-  const v = a.values as { version?: string; directory?: string };
-  const name = templateArg(a.positionals[0]!);
-  if (v.version !== undefined) versionArg(v.version);
-  const dir = path.resolve(v.directory ?? name);
-  const existing = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? [] : Promise.reject(err)));
-  if (existing.length > 0) throw new CliError(`${dir} already exists and is not empty`, ["choose another folder with -d DIR"]);
-  const client = await authedClient(ctx);
-  let versionName = v.version;
-  if (versionName === undefined) {
-    const t = await client.template(name);
-    const active = await activeVersion(client, t);
-    if (!active) throw new CliError(`template ${name} has no active version`, ["pick one with --version (see `outpost templates versions list " + name + "`)"]);
-    versionName = active.name;
-  }
-  const version = await client.templateVersion(name, versionName);
-  const bytes = await client.downloadFile(version.file_hash);
-  const files = await extractTar(bytes, dir);
-  ctx.io.out(`Wrote version ${version.name} of template ${name} to ${path.relative(path.resolve("."), dir) || "."} (${files.length} ${files.length === 1 ? "file" : "files"}).`);
   return 0;
 }
 
