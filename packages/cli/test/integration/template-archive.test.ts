@@ -3,10 +3,11 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { packTar, readTar, type TarEntry } from "@outpost/sdk/tar";
+import { packTar, readTar } from "@outpost/sdk/tar";
 import { extractArchive as extractTar } from "@outpost/provisioner/archive";
 import { packTemplateDir } from "../../src/template-archive.js";
 import { CliError } from "../../src/context.js";
+import { TAR_ENTRIES } from "../../../sdk/test/helpers/tar-entries.js";
 
 const tmpDirs: string[] = [];
 async function tmp(): Promise<string> {
@@ -19,16 +20,7 @@ afterAll(async () => {
 });
 
 const text = (s: string) => new TextEncoder().encode(s);
-const longDir = "a-rather-long-folder-name-for-testing/".repeat(3); // 114 characters
-const ENTRIES: TarEntry[] = [
-  { path: "template.ts", mode: 0o644, data: text("export default 1;\n") },
-  { path: "scripts/setup.sh", mode: 0o755, data: text("#!/bin/sh\necho hi\n") },
-  { path: "empty.txt", mode: 0o644, data: new Uint8Array(0) },
-  { path: "exactly-one-block.bin", mode: 0o644, data: new Uint8Array(512).fill(7) },
-  { path: `${longDir}file-in-prefix.txt`, mode: 0o644, data: text("prefix split\n") },
-  { path: `${"x".repeat(120)}/${"y".repeat(150)}.txt`, mode: 0o644, data: text("pax path\n") },
-  { path: "ünïcödé/名前.txt", mode: 0o644, data: text("utf-8\n") },
-];
+const ENTRIES = TAR_ENTRIES;
 
 describe("tar archives on disk", () => {
   it("writes archives GNU tar extracts, and reads archives GNU tar writes (gnu and pax formats)", async () => {
