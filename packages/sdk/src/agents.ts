@@ -11,6 +11,47 @@ export const AGENT_URL_ENV = "OUTPOST_AGENT_URL";
 export const AgentLifecycleSchema = z.enum(["created", "starting", "ready", "start_error", "start_timeout", "shutting_down", "off"]);
 export type AgentLifecycle = z.infer<typeof AgentLifecycleSchema>;
 
+const timestamp = z.string().datetime({ offset: true });
+
+export const AgentLogLevelSchema = z.enum(["info", "warn", "error"]);
+
+export const AgentLogLineSchema = z.strictObject({
+  created_at: timestamp,
+  level: AgentLogLevelSchema,
+  output: z.string().max(16_384),
+});
+export type AgentLogLine = z.infer<typeof AgentLogLineSchema>;
+
+export const MetadataResultSchema = z.strictObject({
+  key: z.string().max(64),
+  value: z.string().max(16_384),
+  error: z.string().max(4096),
+  collected_at: timestamp,
+});
+export type MetadataResult = z.infer<typeof MetadataResultSchema>;
+
+export const ListeningPortSchema = z.strictObject({
+  port: z.number().int().min(1).max(65535),
+  network: z.literal("tcp"),
+  process_name: z.string().max(256).optional(),
+});
+export type ListeningPort = z.infer<typeof ListeningPortSchema>;
+
+export const SESSION_KINDS = ["ssh", "pty", "tcp"] as const;
+export const SessionKindSchema = z.enum(SESSION_KINDS);
+export type SessionKind = z.infer<typeof SessionKindSchema>;
+
+export const AgentStatsSchema = z.strictObject({
+  /** Open sessions by kind, now. */
+  sessions: z.strictObject({ ssh: z.number().int().min(0), pty: z.number().int().min(0), tcp: z.number().int().min(0) }),
+  /** Bytes through the agent's streams since it started (both directions). */
+  rx_bytes: z.number().int().min(0),
+  tx_bytes: z.number().int().min(0),
+  /** Last time a session was opened or carried data; null before the first. */
+  last_activity_at: timestamp.nullable(),
+});
+export type AgentStats = z.infer<typeof AgentStatsSchema>;
+
 export const AgentStatusSchema = z.enum(["connecting", "connected", "disconnected", "timeout"]);
 
 export const WorkspaceAgentSchema = z.object({
@@ -23,6 +64,16 @@ export const WorkspaceAgentSchema = z.object({
   arch: z.string(),
   directory: z.string(),
   apps: z.array(z.record(z.string(), z.unknown())),
+  /** The agent binary's version and protocol, as it said in its hello (null before it connected). */
+  version: z.string().nullable(),
+  api_version: z.number().int().nullable(),
+  startup_script_behavior: z.enum(["non-blocking", "blocking"]),
+  connection_timeout_seconds: z.number().int(),
+  lifecycle_changed_at: z.string().nullable(),
+  /** Metadata items as declared in the template, with their latest results (null before the first). */
+  metadata: z.array(z.object({ key: z.string(), display_name: z.string(), interval: z.number().int(), result: MetadataResultSchema.nullable() })),
+  listening_ports: z.array(ListeningPortSchema),
+  stats: AgentStatsSchema.nullable(),
   first_connected_at: z.string().nullable(),
   last_connected_at: z.string().nullable(),
   disconnected_at: z.string().nullable(),
@@ -59,3 +110,53 @@ export const ReportedAgentSchema = z.strictObject({
   keep: z.boolean().optional(),
 });
 export type ReportedAgent = z.infer<typeof ReportedAgentSchema>;
+
+export const AgentLogSchema = z.object({
+  id: z.number().int(),
+  created_at: z.string(),
+  level: AgentLogLevelSchema,
+  source: z.enum(["startup_script", "agent"]),
+  output: z.string(),
+});
+export type AgentLog = z.infer<typeof AgentLogSchema>;
+
+export const AgentLogsQuerySchema = z.strictObject({
+  /** Only logs with an id above this (the last one seen). */
+  after: z.coerce.number().int().min(0).default(0),
+  /** Long-poll up to this many seconds while nothing new is there. */
+  wait: z.coerce.number().int().min(0).max(60).default(0),
+});
+
+export const AgentLogsResponseSchema = z.object({ logs: z.array(AgentLogSchema), agent: z.lazy(() => WorkspaceAgentSchema) });
+export type AgentLogsResponse = z.infer<typeof AgentLogsResponseSchema>;
+
+export const AgentParamSchema = z.strictObject({ agent: z.string().uuid("must be an agent id") });
+
+/** Client relay: `GET AGENT_CONNECT_PATH(agent)?kind=ssh|tcp&port=N` upgraded to a WebSocket of raw bytes. */
+export const agentConnectPath = (agentId: string): string => `/api/v2/workspaceagents/${encodeURIComponent(agentId)}/connect`;
+/** The same by names, so `outpost ssh --stdio` needs one request: `?agent=NAME` picks one of several. */
+export const workspaceConnectPath = (user: string, workspace: string): string => `/api/v2/users/${encodeURIComponent(user)}/workspaces/${encodeURIComponent(workspace)}/connect`;
+export const ConnectQuerySchema = z.strictObject({
+  kind: z.enum(["ssh", "tcp"]),
+  port: z.coerce.number().int().min(1, "must be a TCP port (1-65535)").max(65535, "must be a TCP port (1-65535)").optional(),
+  agent: z.string().max(64).optional(),
+}).refine((q) => q.kind !== "tcp" || q.port !== undefined, { path: ["port"], message: "is required with kind=tcp" });
+
+/**
+ * Reconnecting terminal: `GET agentPtyPath(agent)?reconnect=UUID&width=W&height=H[&command=...]` upgraded
+ * to a WebSocket. The client sends `PtyInput` JSON text frames; the server sends the terminal's output as
+ * binary frames, starting with the scrollback when `reconnect` names an existing terminal.
+ */
+export const agentPtyPath = (agentId: string): string => `/api/v2/workspaceagents/${encodeURIComponent(agentId)}/pty`;
+export const PtyQuerySchema = z.strictObject({
+  reconnect: z.string().uuid("must be a UUID (the terminal's reconnect id)"),
+  width: z.coerce.number().int().min(1).max(1000).default(80),
+  height: z.coerce.number().int().min(1).max(1000).default(24),
+  command: z.string().max(4096).optional(),
+});
+
+/** `GET /api/v2/workspaces/:id/watch` (WebSocket): the workspace as JSON text, again on every change. */
+export const workspaceWatchPath = (workspaceId: string): string => `/api/v2/workspaces/${encodeURIComponent(workspaceId)}/watch`;
+
+/** Where the server serves the agent binary (and `.sha256` next to it). */
+export const AGENT_BINARY_PATH = "/bin/outpost-agent-linux-amd64";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AgentLogsResponseSchema, WorkspaceAgentSchema } from "./agents.js";
 import { OutpostClient } from "./client.js";
 import {
   AcquiredJobSchema,
@@ -150,5 +151,14 @@ export class FleetClient extends OutpostClient {
   }
   failJob(jobId: string, body: FailJobRequest) {
     return this.request("POST", `/api/v2/provisionerjobs/${enc(jobId)}/fail`, { body });
+  }
+
+  agent(agentId: string) {
+    return this.request("GET", `/api/v2/workspaceagents/${enc(agentId)}`, { schema: WorkspaceAgentSchema });
+  }
+
+  /** Startup script and agent logs after an id; `wait` long-polls (seconds) while there is nothing new. */
+  agentLogs(agentId: string, after = 0, wait = 0, signal?: AbortSignal) {
+    return this.request("GET", `/api/v2/workspaceagents/${enc(agentId)}/logs`, { query: { after, wait }, schema: AgentLogsResponseSchema, ...(signal ? { signal } : {}) });
   }
 }
