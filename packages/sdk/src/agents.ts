@@ -93,6 +93,8 @@ export const AgentManifestSchema = z.object({
   env: z.record(z.string(), z.string()),
   startup_script: z.string(),
   startup_script_behavior: z.enum(["non-blocking", "blocking"]),
+  /** The startup script's time limit; past it the lifecycle becomes start_timeout (0: none). */
+  startup_script_timeout_seconds: z.number().int().min(0),
   connection_timeout_seconds: z.number().int(),
   apps: z.array(z.record(z.string(), z.unknown())),
   metadata: z.array(z.record(z.string(), z.unknown())),

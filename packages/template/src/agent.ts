@@ -31,6 +31,8 @@ export const AgentSpecSchema = z.strictObject({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"), z.string().max(65536)).optional(),
   startupScript: z.string().max(1_000_000).optional(),
   startupScriptBehavior: z.enum(["non-blocking", "blocking"]).optional(),
+  /** Seconds before a still-running startup script puts the agent in start_timeout (it keeps running). */
+  startupScriptTimeoutSeconds: z.number().int().min(0).max(86400).optional(),
   connectionTimeoutSeconds: z.number().int().min(0).max(3600).optional(),
   apps: z.array(AppSchema).max(64).optional(),
   metadata: z.array(MetadataItemSchema).max(64).optional(),
