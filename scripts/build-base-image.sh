@@ -22,7 +22,7 @@ MIRROR=http://deb.debian.org/debian
 FORCE=0
 FRESH=0
 CACHE_DIR=${OUTPOST_IMAGE_CACHE:-/var/cache/outpost}
-PACKAGES=bash,ca-certificates,curl,git,openssh-client,procps,sudo,less,nano
+PACKAGES=bash,ca-certificates,curl,git,openssh-client,openssh-sftp-server,rsync,procps,sudo,less,nano
 
 while [ $# -gt 0 ]; do
   case "$1" in

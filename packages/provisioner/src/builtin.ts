@@ -12,6 +12,10 @@ export interface BuiltinDaemonOptions {
   dataDir: string;
   dockerSocket: string;
   logger: DaemonLogger;
+  /** How the process driver starts an agent (`[node, cli, "agent"]`). */
+  agentCommand?: string[];
+  /** The agent binary the docker driver bind-mounts into containers. */
+  agentBinaryPath?: string;
 }
 
 /** Runs `count` daemons in this process (the server's own); returns a function that stops them. */
@@ -19,7 +23,9 @@ export async function startBuiltinDaemons(opts: BuiltinDaemonOptions): Promise<(
   const stop = new AbortController();
   const client = new FleetClient({ url: opts.url, provisionerKey: opts.key });
   await fs.mkdir(path.join(opts.dataDir, "provisioner"), { recursive: true });
-  const drivers = [new ProcessDriver({ dataDir: opts.dataDir }), new DockerDriver({ socketPath: opts.dockerSocket })];
+  const drivers = [new ProcessDriver({ dataDir: opts.dataDir, ...(opts.agentCommand ? { agentCommand: opts.agentCommand } : {}) }),
+    new DockerDriver({ socketPath: opts.dockerSocket, ...(opts.agentBinaryPath ? { agentBinaryPath: opts.agentBinaryPath } : {}) }),
+  ];
   const running = Array.from({ length: opts.count }, (_, i) =>
     runDaemon({ client, name: `built-in-${i + 1}`, drivers, signal: stop.signal, logger: opts.logger, workDir: path.join(opts.dataDir, "provisioner") }),
   );

@@ -3,6 +3,7 @@ import path from "node:path";
 import { FleetClient } from "@outpost/sdk/client-fleet";
 import { OutpostError } from "@outpost/sdk/client-error";
 import { RegisterDaemonRequestSchema, type RegisterDaemonRequest } from "@outpost/sdk/provisioner";
+import { agentLaunch } from "../agent-paths.js";
 import { CliError, type CliContext } from "../context.js";
 import { checkValue, dispatch, parseSubArgs, type CommandGroup } from "../subcommands.js";
 import { parseTags } from "../tags.js";
@@ -98,13 +99,17 @@ async function start(ctx: CliContext): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   ctx.io.err(`provisioner daemon ${name} for ${url}${Object.keys(tags).length ? ` (tags ${Object.entries(tags).map(([k, t]) => `${k}=${t}`).join(",")})` : ""}; workspaces of the process driver in ${dataDir}`);
+  const launch = agentLaunch(ctx);
   try {
     await runDaemon({
       client,
       name,
       tags,
       version: "0.1.0",
-      drivers: [new ProcessDriver({ dataDir }), new DockerDriver({ socketPath: dockerSocket })],
+      drivers: [
+        new ProcessDriver({ dataDir, ...(launch.agentCommand ? { agentCommand: launch.agentCommand } : {}) }),
+        new DockerDriver({ socketPath: dockerSocket, ...(launch.agentBinaryPath ? { agentBinaryPath: launch.agentBinaryPath } : {}) }),
+      ],
       signal: stop.signal,
       logger: { info: (m) => ctx.io.err(m), warn: (m) => ctx.io.err(`warning: ${m}`) },
     });

@@ -1,3 +1,4 @@
+import { agentLaunch } from "../agent-paths.js";
 import type { CliContext } from "../context.js";
 
 // The CLI module that imports the server package: `outpost server` runs it in this process, with
@@ -15,6 +16,7 @@ export async function run(ctx: CliContext): Promise<number> {
       dataDir: config.dataDir,
       dockerSocket: config.dockerSocket,
       logger: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
+      ...agentLaunch(ctx),
     });
   });
 }

@@ -24,7 +24,7 @@ beforeAll(async () => {
   const token = await setupOwner(s);
   cli = await cliSandbox();
   work = await fs.mkdtemp(path.join(os.tmpdir(), "outpost-plan-pull-"));
-  daemon = runDaemon({ client: daemonClient(s), name: "plan-pull", drivers: [new ProcessDriver({ dataDir: work })], signal: stop.signal, heartbeatIntervalMs: 500 });
+  daemon = runDaemon({ client: daemonClient(s), name: "plan-pull", drivers: [new ProcessDriver({ dataDir: work, agentCommand: ["/bin/sleep", "infinity"] })], signal: stop.signal, heartbeatIntervalMs: 500 });
   const r = await cli.run(["login", s.url, "--token", token]);
   if (r.code !== 0) throw new Error(`login: ${r.stderr}`);
 });

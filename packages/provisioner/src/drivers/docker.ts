@@ -2,8 +2,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
+import { AGENT_INIT_SCRIPT, AGENT_MOUNT_PATH } from "@outpost/template/agent-init";
 import { addressOf, type DockerContainer, type DockerImage, type DockerVolume, type Resource } from "@outpost/template/resources";
-import { agentEntrypoint } from "../agent-entrypoint.js";
 import type { ResourceState } from "../plan.js";
 import { abortError, checkWorkspaceId, errorMessage, specHash, throwIfAborted } from "./common.js";
 import { dockerMessage, ignoreStatus, inside, statusOf, stripMux, type DockerError } from "./docker-util.js";
@@ -24,6 +24,12 @@ export interface DockerDriverOptions {
   pullMissingImages?: boolean;
   /** Seconds a container gets between SIGTERM and SIGKILL when it is removed. Default 10. */
   stopTimeoutSeconds?: number;
+  /**
+   * The agent binary on the Docker host, bind-mounted read-only at AGENT_MOUNT_PATH into containers
+   * with an agent (the init script runs it from there instead of downloading it). Only when the
+   * engine shares this host's filesystem (a local socket); unset: the init script downloads it.
+   */
+  agentBinaryPath?: string;
 }
 
 export function containerName(workspaceId: string, name: string): string {
@@ -53,8 +59,10 @@ export class DockerDriver implements Driver {
   private readonly pull: boolean;
   private readonly stopTimeout: number;
   private readonly users: ImageUsers;
+  private readonly agentBinaryPath: string | undefined;
 
   constructor(opts: DockerDriverOptions = {}) {
+    this.agentBinaryPath = opts.agentBinaryPath;
     if (opts.host) {
       const url = new URL(opts.host);
       if (url.protocol !== "tcp:" && url.protocol !== "http:") throw new Error(`unsupported Docker host ${opts.host}: use tcp://HOST:PORT or a socket path`);
@@ -325,7 +333,8 @@ export class DockerDriver implements Driver {
     const name = containerName(ctx.workspaceId, r.name);
     const { ref, info: image } = await this.resolveImage(ctx, r);
     const agentEnv = r.agent ? ctx.agentEnv(r.agent) : {};
-    const hash = specHash({ resource: r, image: image.Id, agentEnv });
+    const agentMount = r.agent ? await this.agentMount(ctx) : undefined;
+    const hash = specHash({ resource: r, image: image.Id, agentEnv, agentMount: Boolean(agentMount) });
     throwIfAborted(ctx.signal);
 
     const existing = await ignoreStatus(this.docker.getContainer(name).inspect({ abortSignal: ctx.signal } as object), 404);
@@ -343,7 +352,8 @@ export class DockerDriver implements Driver {
     }
 
     const env = { ...r.agent?.env, ...r.env, ...agentEnv };
-    const command = r.command ?? (r.agent ? agentEntrypoint(r.agent) : undefined);
+    // With an agent and no command of its own, the container's whole job is the agent (tini is PID 1).
+    const command = r.command ?? (r.agent ? ["/bin/sh", "-c", AGENT_INIT_SCRIPT] : undefined);
     const user = r.agent?.dir ? await this.userForHome(ctx, image, r.agent.dir) : undefined;
     const opts: Docker.ContainerCreateOptions = {
       name,
@@ -365,7 +375,7 @@ export class DockerDriver implements Driver {
           Source: (m.volume ?? m.hostPath)!,
           Target: m.target,
           ReadOnly: m.readOnly ?? false,
-        })),
+        })).concat(agentMount ? [{ Type: "bind" as const, Source: agentMount, Target: AGENT_MOUNT_PATH, ReadOnly: true }] : []),
       },
     };
     const c = await this.docker.createContainer(opts);
@@ -378,6 +388,14 @@ export class DockerDriver implements Driver {
       throw err;
     }
     return { id: c.id, name, image: image.Id };
+  }
+
+  /** The agent binary to mount, when configured and present (else the init script downloads it). */
+  private async agentMount(ctx: DriverContext): Promise<string | undefined> {
+    if (!this.agentBinaryPath) return undefined;
+    const ok = await fs.access(this.agentBinaryPath, fs.constants.X_OK).then(() => true, () => false);
+    if (!ok) ctx.log("warn", `docker: agent binary ${this.agentBinaryPath} is missing (build it with node scripts/build-agent.mjs); the workspace downloads it from the server`);
+    return ok ? path.resolve(this.agentBinaryPath) : undefined;
   }
 
   private async startAndVerify(ctx: DriverContext, c: Docker.Container, name: string): Promise<void> {

@@ -3,7 +3,6 @@ import { once } from "node:events";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { addressOf, type ProcessAgent, type Resource } from "@outpost/template/resources";
-import { agentEntrypoint } from "../agent-entrypoint.js";
 import type { ResourceState } from "../plan.js";
 import { abortError, checkWorkspaceId, errorMessage, sleep, specHash, throwIfAborted } from "./common.js";
 import { DriverUnavailableError, type Driver, type DriverContext, type OrphanResource } from "./driver.js";
@@ -23,6 +22,8 @@ export interface ProcessDriverOptions {
   env?: Record<string, string>;
   /** How long a stopped agent gets between SIGTERM and SIGKILL. Default 5000 ms. */
   killGraceMs?: number;
+  /** The agent's command line, e.g. `[node, cli, "agent"]` (`outpost agent`); it reads its URL and token from the environment. */
+  agentCommand?: string[];
 }
 
 interface ProcInfo {
@@ -34,7 +35,7 @@ interface ProcInfo {
 /**
  * `process_agent` resources: the workspace is a host directory, `<dataDir>/workspaces/<id>`, and the
  * agent a detached host process (its own process group) started in it with the agent's environment,
- * running agentEntrypoint(). Needs no Docker: the embedded default.
+ * running the agent command (`outpost agent`). Needs no Docker: the embedded default.
  *
  * Stop deletes the process_agent resource: the process group is killed, the directory stays. A
  * "delete" build ends with deleteWorkspace(), which removes the directory, also after a stop.
@@ -47,8 +48,10 @@ export class ProcessDriver implements Driver {
   private readonly dataDir: string;
   private readonly baseEnv: Record<string, string>;
   private readonly killGraceMs: number;
+  private readonly agentCommand: string[] | undefined;
 
   constructor(opts: ProcessDriverOptions) {
+    this.agentCommand = opts.agentCommand;
     this.dataDir = path.resolve(opts.dataDir);
     this.baseEnv = opts.env ?? { PATH: DEFAULT_PATH };
     this.killGraceMs = opts.killGraceMs ?? 5000;
@@ -62,6 +65,7 @@ export class ProcessDriver implements Driver {
 
   async check(): Promise<void> {
     if (process.platform !== "linux") throw new DriverUnavailableError(`the process driver needs Linux (this is ${process.platform})`);
+    if (!this.agentCommand?.length) throw new DriverUnavailableError("the process driver has no agent command (run the provisioner from the outpost CLI, which starts `outpost agent`)");
     const dir = path.join(this.dataDir, "workspaces");
     try {
       await fs.mkdir(dir, { recursive: true });
@@ -82,10 +86,10 @@ export class ProcessDriver implements Driver {
     // Relative (or no) agent.dir: inside the workspace directory. Absolute: that host directory.
     const cwd = r.agent.dir ? path.resolve(dir, r.agent.dir) : dir;
     await fs.mkdir(cwd, { recursive: true });
-    const startupLog = path.join(stateDir, r.name === "main" ? "startup.log" : `startup-${r.name}.log`);
     const agentEnv = ctx.agentEnv(r.agent);
     const hash = specHash({ resource: r, agentEnv, cwd, baseEnv: this.baseEnv });
-    const outputs = (pid: number) => ({ pid, dir, cwd, startupLog });
+    const agentLog = path.join(stateDir, `agent-${r.name}.log`);
+    const outputs = (pid: number) => ({ pid, dir, cwd, agentLog });
 
     const running = groups(await this.scan(ctx.workspaceId, address));
     if (running.length === 1 && running[0]!.env.get(PROCESS_SPEC_ENV) === hash) {
@@ -106,8 +110,9 @@ export class ProcessDriver implements Driver {
       [PROCESS_RESOURCE_ENV]: address,
       [PROCESS_SPEC_ENV]: hash,
     };
-    const [cmd, ...args] = agentEntrypoint(r.agent, { logFile: startupLog, dir: cwd });
-    const out = await fs.open(path.join(stateDir, `agent-${r.name}.log`), "a");
+    if (!this.agentCommand?.length) throw new DriverUnavailableError("the process driver has no agent command");
+    const [cmd, ...args] = this.agentCommand;
+    const out = await fs.open(agentLog, "a");
     let pid: number;
     try {
       const child = spawn(cmd!, args, { cwd, env, detached: true, stdio: ["ignore", out.fd, out.fd] });
@@ -118,7 +123,7 @@ export class ProcessDriver implements Driver {
       child.unref();
       // An agent that dies at once (bad directory, missing shell) fails the build, not later.
       const early = await Promise.race([exited, sleep(150).then(() => undefined)]);
-      if (early) throw new Error(`agent process for ${address} exited at once (${early.sig ? `signal ${early.sig}` : `code ${early.code}`}); see ${path.join(stateDir, `agent-${r.name}.log`)}`);
+      if (early) throw new Error(`agent process for ${address} exited at once (${early.sig ? `signal ${early.sig}` : `code ${early.code}`}); see ${agentLog}`);
     } finally {
       await out.close();
     }

@@ -8,6 +8,7 @@ import { ProcessDriver } from "../../src/drivers/process.js";
 import { killWorkspaceProcesses } from "../helpers/process-cleanup.js";
 import { daemonClient, tarOf, userClient } from "../../../server/test/helpers/fleet.js";
 import { createTestServer, setupOwner, type TestServer } from "../../../server/test/helpers/test-server.js";
+import { realAgentCommand } from "../helpers/agent-command.js";
 
 const LOCAL_TEMPLATE = `import { defineTemplate, param, agent, processDriver } from "@outpost/template";
 export default defineTemplate({
@@ -41,7 +42,7 @@ beforeAll(async () => {
   s = await createTestServer({ listen: true });
   owner = userClient(s, await setupOwner(s));
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "outpost-daemon-test-"));
-  daemonDone = runDaemon({ client: daemonClient(s), name: "built-in-1", drivers: [new ProcessDriver({ dataDir })], signal: stop.signal, heartbeatIntervalMs: 500 });
+  daemonDone = runDaemon({ client: daemonClient(s), name: "built-in-1", drivers: [new ProcessDriver({ dataDir, agentCommand: await realAgentCommand() })], signal: stop.signal, heartbeatIntervalMs: 500 });
 });
 afterAll(async () => {
   stop.abort();
@@ -123,7 +124,7 @@ describe("provisioner daemon against a real server", () => {
     // The untagged built-in daemon leaves it alone.
     expect((await owner.templateVersion("gpu-local", tagged.id)).job.status).toBe("pending");
     const gpuStop = new AbortController();
-    const gpu = runDaemon({ client: daemonClient(s), name: "gpu-1", tags: { pool: "gpu" }, drivers: [new ProcessDriver({ dataDir })], signal: gpuStop.signal });
+    const gpu = runDaemon({ client: daemonClient(s), name: "gpu-1", tags: { pool: "gpu" }, drivers: [new ProcessDriver({ dataDir, agentCommand: await realAgentCommand() })], signal: gpuStop.signal });
     try {
       await waitForJob(() => owner.templateVersion("gpu-local", tagged.id));
       const done = await owner.templateVersion("gpu-local", tagged.id);

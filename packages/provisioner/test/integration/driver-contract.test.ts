@@ -9,14 +9,15 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agent, docker, processDriver, type Resource } from "@outpost/template";
+import { AGENT_MOUNT_PATH } from "@outpost/template/agent-init";
 import { addressOf } from "@outpost/template/resources";
 import { applyPlan, type ApplyResult } from "../../src/apply.js";
-import { CONTAINER_STARTUP_LOG, STARTUP_DONE_MARKER } from "../../src/agent-entrypoint.js";
 import { DockerDriver, containerName, imageTag } from "../../src/drivers/docker.js";
 import { DriverUnavailableError, WORKSPACE_LABEL, type Driver, type DriverContext } from "../../src/drivers/driver.js";
 import { FakeDriver } from "../../src/drivers/fake.js";
 import { ProcessDriver, PROCESS_WORKSPACE_ENV } from "../../src/drivers/process.js";
 import { plan, type ResourceState } from "../../src/plan.js";
+import { FAKE_DONE_MARKER, writeFakeAgent } from "../helpers/fake-agent.js";
 import { DEFAULT_DOCKER_SOCKET, ensureDocker, findBaseImage } from "../../../../test/docker-setup.js";
 
 // --- observing host processes independently of the process driver ---
@@ -55,6 +56,11 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
 }
 
 // --- the harness each driver provides ---
+
+/** The agent env of a test agent: the fake agent runs FAKE_STARTUP (see helpers/fake-agent.ts). */
+function fakeEnv(o: AgentOpts): Record<string, string> | undefined {
+  return o.env || o.startupScript ? { ...o.env, ...(o.startupScript ? { FAKE_STARTUP: o.startupScript } : {}) } : undefined;
+}
 
 interface AgentOpts {
   env?: Record<string, string>;
@@ -314,7 +320,7 @@ function fakeHarness(): Harness {
   const driver = new FakeDriver();
   const home = (ws: string) => docker.volume({ name: `outpost-${ws}-home` });
   const mk = (ws: string, o: AgentOpts = {}) =>
-    docker.container({ name: o.name ?? "main", image: "outpost/base", agent: agent({ dir: "/home/dev", ...(o.startupScript ? { startupScript: o.startupScript } : {}) }), ...(o.env ? { env: o.env } : {}), mounts: [{ source: home(ws), target: "/home/dev" }] });
+    docker.container({ name: o.name ?? "main", image: "outpost/base", agent: agent({ dir: "/home/dev" }), ...(fakeEnv(o) ? { env: fakeEnv(o) } : {}), mounts: [{ source: home(ws), target: "/home/dev" }] });
   return {
     driver,
     templateDir: os.tmpdir(),
@@ -344,14 +350,14 @@ describe("fake driver", () => contract(fakeHarness));
 // --- process ---
 
 let processData: string | undefined;
+const fakeAgent = (dir: string) => path.join(dir, "fake-outpost-agent");
 
 function processHarness(): Harness {
   if (!processData) throw new Error("process data dir not ready");
   const dataDir = processData;
   // A long grace period, so the cancel case shows that an abort cuts it short.
-  const driver = new ProcessDriver({ dataDir, killGraceMs: 10_000, env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" } });
-  const mk = (_ws: string, o: AgentOpts = {}) =>
-    processDriver.agent({ name: o.name ?? "main", agent: agent({ ...(o.env ? { env: o.env } : {}), ...(o.startupScript ? { startupScript: o.startupScript } : {}) }) });
+  const driver = new ProcessDriver({ dataDir, killGraceMs: 10_000, env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }, agentCommand: [fakeAgent(dataDir)] });
+  const mk = (_ws: string, o: AgentOpts = {}) => processDriver.agent({ name: o.name ?? "main", agent: agent({ ...(fakeEnv(o) ? { env: fakeEnv(o) } : {}) }) });
   const leader = async (ws: string, address: string) => {
     for (const pid of await workspaceProcesses(ws)) {
       const p = await readProc(pid);
@@ -401,13 +407,14 @@ function processHarness(): Harness {
 describe("process driver", () => {
   beforeAll(async () => {
     processData = await fs.mkdtemp(path.join(os.tmpdir(), "outpost-process-driver-"));
+    writeFakeAgent(processData);
   });
   afterAll(async () => {
     if (processData) await fs.rm(processData, { recursive: true, force: true });
   });
   contract(processHarness);
 
-  it("the agent runs the startup script in the workspace directory, logs it, and has the agent env and HOME", async () => {
+  it("starts the agent command in the workspace directory, in its own process group, with the agent env and HOME", async () => {
     const h = processHarness();
     const ws = `ct-${randomUUID().slice(0, 13)}`;
     const dir = path.join(processData!, "workspaces", ws);
@@ -419,12 +426,12 @@ describe("process driver", () => {
       expect((await readProc(pid))?.pgid).toBe(pid); // its own process group
       const log = await waitFor("the startup script to finish", async () => {
         const text = await fs.readFile(path.join(dir, ".outpost/startup.log"), "utf8").catch(() => "");
-        return text.includes(STARTUP_DONE_MARKER) && text;
+        return text.includes(FAKE_DONE_MARKER) && text;
       });
       expect(log).toContain(`hello from ${dir} home=${dir} token=token-for-main`);
-      expect(log).toContain(`${STARTUP_DONE_MARKER} 0`);
+      expect(log).toContain(`${FAKE_DONE_MARKER} 0`);
       await expect(fs.stat(path.join(dir, "made-by-startup"))).resolves.toBeDefined();
-      // Stop: the process group goes at once (the entrypoint traps SIGTERM), the directory stays.
+      // Stop: the process group goes at once (the agent exits on SIGTERM), the directory stays.
       const t = Date.now();
       const stop = await build(h, ws, res.state, [], "stop");
       expect(stop.error).toBeUndefined();
@@ -437,14 +444,14 @@ describe("process driver", () => {
   });
 
   it("a process that ignores SIGTERM is killed after the grace period", async () => {
-    const driver = new ProcessDriver({ dataDir: processData!, killGraceMs: 300 });
+    const driver = new ProcessDriver({ dataDir: processData!, killGraceMs: 300, agentCommand: [fakeAgent(processData!)] });
     const h = { ...processHarness(), driver };
     const ws = `ct-${randomUUID().slice(0, 13)}`;
     try {
       const res = await build(h, ws, [], [h.agent(ws, { startupScript: "trap '' TERM; sleep 120" })]);
       expect(res.error).toBeUndefined();
       const dir = path.join(processData!, "workspaces", ws);
-      await waitFor("the startup script to start", async () => (await fs.readFile(path.join(dir, ".outpost/startup.log"), "utf8").catch(() => "")).includes("running startup script"));
+      await waitFor("the startup script to start", async () => (await fs.readFile(path.join(dir, ".outpost/startup.log"), "utf8").catch(() => "")).includes("[fake-agent] started"));
       await new Promise((r) => setTimeout(r, 100)); // its trap is set
       const t = Date.now();
       const stop = await build(h, ws, res.state, [], "stop");
@@ -457,7 +464,7 @@ describe("process driver", () => {
   });
 
   it("refuses workspace ids that could escape the data directory", async () => {
-    const driver = new ProcessDriver({ dataDir: processData! });
+    const driver = new ProcessDriver({ dataDir: processData!, agentCommand: [fakeAgent(processData!)] });
     const ctx = makeCtx("../evil", "start", os.tmpdir());
     await expect(driver.create(ctx, processDriver.agent({ agent: agent() }))).rejects.toThrow(/invalid workspace id/);
     await expect(fs.stat(path.join(processData!, "evil"))).rejects.toThrow();
@@ -491,7 +498,7 @@ async function dockerCleanup(workspaces: string[]): Promise<void> {
 }
 
 function dockerHarness(): Harness<DockerDriver> {
-  const driver = (dockerDriver ??= new DockerDriver({ socketPath: SOCKET }));
+  const driver = (dockerDriver ??= new DockerDriver({ socketPath: SOCKET, agentBinaryPath: fakeAgent(dockerTemplateDir!) }));
   const d = driver.docker;
   const templateDir = dockerTemplateDir!;
   const home = (ws: string) => docker.volume({ name: `outpost-${ws}-home` });
@@ -499,8 +506,8 @@ function dockerHarness(): Harness<DockerDriver> {
     docker.container({
       name: o.name ?? "main",
       image: IMAGE,
-      agent: agent({ dir: "/home/dev", ...(o.startupScript ? { startupScript: o.startupScript } : {}) }),
-      ...(o.env ? { env: o.env } : {}),
+      agent: agent({ dir: "/home/dev" }),
+      ...(fakeEnv(o) ? { env: fakeEnv(o) } : {}),
       mounts: [{ source: home(ws), target: "/home/dev" }],
     });
   const running = async (ws: string, address: string) => {
@@ -559,6 +566,7 @@ describe.skipIf(dockerSkip !== undefined)(`docker driver${dockerSkip ? ` (skippe
   beforeAll(async () => {
     dockerTemplateDir = await fs.mkdtemp(path.join(os.tmpdir(), "outpost-docker-template-"));
     await fs.chmod(dockerTemplateDir, 0o755); // bind-mounted into a container that runs as dev
+    writeFakeAgent(dockerTemplateDir);
     await fs.mkdir(path.join(dockerTemplateDir, "slow"));
     await fs.writeFile(path.join(dockerTemplateDir, "slow/Dockerfile"), `FROM ${IMAGE}\nRUN sleep 30\n`);
     await fs.mkdir(path.join(dockerTemplateDir, "app"));
@@ -590,7 +598,7 @@ describe.skipIf(dockerSkip !== undefined)(`docker driver${dockerSkip ? ` (skippe
       cpus: 1.5,
       memoryMb: 256,
       env: { EDITOR: "nano" },
-      agent: agent({ dir: "/home/dev", env: { FROM_AGENT: "1" }, startupScript: 'echo "startup as $(id -un) in $(pwd)"' }),
+      agent: agent({ dir: "/home/dev", env: { FROM_AGENT: "1", FAKE_STARTUP: 'echo "startup as $(id -un) in $(pwd)"' } }),
       mounts: [{ source: h.home!(ws), target: "/home/dev" }, { source: { hostPath: dockerTemplateDir! }, target: "/template", readOnly: true }],
     });
     const r = await build(h, ws, [], [h.home!(ws), c]);
@@ -607,16 +615,16 @@ describe.skipIf(dockerSkip !== undefined)(`docker driver${dockerSkip ? ` (skippe
     const hasDev = (await h.driver.exec(info.Id, ["id", "-u", "dev"])).exitCode === 0;
     expect(info.Config.User).toBe(hasDev ? "dev" : ""); // outpost/base has a dev user whose home is /home/dev
     expect(info.Mounts.map((m) => `${m.Type} ${m.Type === "volume" ? m.Name : m.Source} ${m.Destination} ${m.RW ? "rw" : "ro"}`).sort()).toEqual(
-      [`bind ${dockerTemplateDir} /template ro`, `volume outpost-${ws}-home /home/dev rw`].sort(),
+      [`bind ${dockerTemplateDir} /template ro`, `bind ${fakeAgent(dockerTemplateDir!)} ${AGENT_MOUNT_PATH} ro`, `volume outpost-${ws}-home /home/dev rw`].sort(),
     );
     const ro = await h.driver.exec(info.Id, ["cat", "/template/app/hello.txt"]);
     expect(ro.stdout).toBe("copied from the template folder\n");
     const log = await waitFor("the startup log", async () => {
-      const out = await h.driver.exec(info.Id, ["cat", CONTAINER_STARTUP_LOG]);
-      return out.stdout.includes(STARTUP_DONE_MARKER) && out.stdout;
+      const out = await h.driver.exec(info.Id, ["cat", "/home/dev/.outpost/startup.log"]);
+      return out.stdout.includes(FAKE_DONE_MARKER) && out.stdout;
     });
     expect(log).toContain(`startup as ${hasDev ? "dev" : "root"} in /home/dev`);
-    // SIGTERM ends the placeholder agent at once (init forwards it; the entrypoint traps it).
+    // SIGTERM ends the agent at once (init forwards it to the agent the init script exec'd).
     const t = Date.now();
     const stop = await build(h, ws, r.state, [h.home!(ws)], "stop");
     expect(stop.error).toBeUndefined();
