@@ -43,12 +43,14 @@ die() { echo "build-base-image: $*" >&2; exit 1; }
 command -v docker >/dev/null || die "docker is not installed (apt-get install docker.io)"
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "the Docker engine is not reachable (start dockerd, or set DOCKER_HOST)"
 
-if [ "$FORCE" = 0 ] && docker image inspect "$TAG" >/dev/null 2>&1; then
+KEY=$(printf '%s %s %s v2' "$SUITE" "$PACKAGES" "$MIRROR" | sha256sum | cut -c1-12)
+# The image records its key: a change of packages (or suite, mirror) rebuilds it.
+current() { docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$TAG" 2>/dev/null; }
+
+if [ "$FORCE" = 0 ] && [ "$(current)" = "$SUITE-$KEY" ]; then
   step "$TAG already exists ($(docker image inspect -f '{{.Id}}' "$TAG" | cut -c1-19)); use --force to rebuild"
   exit 0
 fi
-
-KEY=$(printf '%s %s %s v2' "$SUITE" "$PACKAGES" "$MIRROR" | sha256sum | cut -c1-12)
 TARBALL="$CACHE_DIR/base-rootfs-$SUITE-$KEY.tar"
 mkdir -p "$CACHE_DIR"
 
@@ -57,7 +59,7 @@ exec 9>"$CACHE_DIR/.build-base-image.lock"
 if ! flock -n 9; then
   step "another build is running; waiting for it"
   flock 9
-  if [ "$FORCE" = 0 ] && docker image inspect "$TAG" >/dev/null 2>&1; then step "$TAG was built meanwhile"; exit 0; fi
+  if [ "$FORCE" = 0 ] && [ "$(current)" = "$SUITE-$KEY" ]; then step "$TAG was built meanwhile"; exit 0; fi
 fi
 
 ROOTFS=
