@@ -44,3 +44,11 @@ export async function deleteSession(ctx: Pick<CliContext, "env" | "home">): Prom
     return false;
   }
 }
+
+/** Where and as whom to connect: OUTPOST_URL / OUTPOST_SESSION_TOKEN override the saved login. */
+export async function currentSession(ctx: Pick<CliContext, "env" | "home">): Promise<SavedSession | undefined> {
+  const saved = await readSession(ctx);
+  const url = ctx.env.OUTPOST_URL || saved?.url;
+  const token = ctx.env.OUTPOST_SESSION_TOKEN || saved?.token;
+  return url && token ? { url, token } : undefined;
+}

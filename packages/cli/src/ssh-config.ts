@@ -1,9 +1,10 @@
 // The managed block `outpost config-ssh` keeps in ~/.ssh/config (like coder config-ssh): everything
 // between the markers is ours and rewritten on every run; everything else is left byte for byte.
 
+import { HOST_PREFIX } from "./workspace-target.js";
+
 export const BLOCK_START = "# ------------START-OUTPOST------------";
 export const BLOCK_END = "# ------------END-OUTPOST------------";
-export const HOST_PREFIX = "outpost.";
 
 export interface BlockOptions {
   /** Absolute paths: ProxyCommand runs without a shell PATH (never npx or tsx: start time is setup time). */

@@ -1,0 +1,110 @@
+// Client side of the server's relay WebSockets (`outpost ssh --stdio`, `outpost port-forward`): one
+// WebSocket per connection, raw bytes as binary frames. Zod-free and light on imports on purpose: this
+// runs at the start of every SSH connection (DESIGN.md, "Facts measured here for the SSH relay").
+//
+// Errors come in two shapes (packages/sdk/src/agents.ts): refused before the upgrade, a plain HTTP
+// error with the API error body; after the upgrade, a text frame `{"type":"error","error":{...}}`
+// and then a close with code 4000+status.
+import type { Readable, Writable } from "node:stream";
+import { Writable as WritableStream } from "node:stream";
+import { ConnectFailed, connectWebSocket, UpgradeRefused, type WsConnection } from "./ws-client.js";
+import type { WorkspaceTarget } from "./workspace-target.js";
+
+/** = SESSION_TOKEN_HEADER in @outpost/sdk/auth (a zod module); a unit test keeps them equal. */
+export const SESSION_TOKEN_HEADER = "Outpost-Session-Token";
+
+/** = workspaceConnectPath in @outpost/sdk/agents (a zod module); a unit test keeps them equal. */
+export function workspaceConnectPath(user: string, workspace: string): string {
+  return `/api/v2/users/${encodeURIComponent(user)}/workspaces/${encodeURIComponent(workspace)}/connect`;
+}
+
+export type RelayKind = { kind: "ssh" } | { kind: "tcp"; port: number };
+
+/** The relay WebSocket URL for a target: the server resolves owner, workspace and agent by name. */
+export function relayUrl(deployment: string, target: WorkspaceTarget, what: RelayKind): string {
+  const url = new URL(deployment.replace(/\/+$/, "") + workspaceConnectPath(target.owner, target.name));
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("kind", what.kind);
+  if (what.kind === "tcp") url.searchParams.set("port", String(what.port));
+  if (target.agent) url.searchParams.set("agent", target.agent);
+  return url.toString();
+}
+
+/** The server refused or ended a relay connection, with its message (or the transport's reason). */
+export class RelayError extends Error {
+  constructor(
+    message: string,
+    /** The API error code (NOT_FOUND, PRECONDITION_FAILED, ...), or UNAVAILABLE when the server was not reached. */
+    readonly code: string,
+    readonly detail?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The API error body, read without zod: only its shape matters here. */
+function apiError(text: string, fallback: string): RelayError {
+  try {
+    const body = JSON.parse(text) as { code?: unknown; message?: unknown; detail?: unknown; error?: unknown };
+    const e = (body && typeof body.error === "object" && body.error !== null ? body.error : body) as { code?: unknown; message?: unknown; detail?: unknown };
+    if (typeof e.message === "string" && e.message !== "") {
+      return new RelayError(e.message, typeof e.code === "string" ? e.code : "INTERNAL", typeof e.detail === "string" && e.detail !== "" ? e.detail : undefined);
+    }
+  } catch {
+    // not JSON: a proxy's error page, say
+  }
+  return new RelayError(fallback, "INTERNAL");
+}
+
+/** Opens a relay WebSocket; rejects with the server's error when it refuses the upgrade. */
+export async function openRelay(url: string, token: string): Promise<WsConnection> {
+  try {
+    return await connectWebSocket(url, { [SESSION_TOKEN_HEADER]: token });
+  } catch (err) {
+    if (err instanceof UpgradeRefused) throw apiError(err.body, err.message);
+    if (err instanceof ConnectFailed) throw new RelayError(err.message, "UNAVAILABLE");
+    throw err;
+  }
+}
+
+export type RelayEnd = { ok: true } | { ok: false; error: RelayError; lost: boolean };
+
+/**
+ * Carries bytes both ways until the WebSocket closes: input -> binary frames, binary frames -> output,
+ * with backpressure each way (a full output pauses the socket; unsent frames pause the input). The
+ * end of input closes the WebSocket normally. Resolves how it ended: normally, with the server's error
+ * (`lost: false`), or with the connection dropped (`lost: true`).
+ */
+export async function pipeRelay(ws: WsConnection, input: Readable, output: Writable): Promise<RelayEnd> {
+  let serverError: RelayError | undefined;
+  ws.onMessage((data, binary) => {
+    if (!binary) {
+      serverError = apiError(data.toString("utf8"), "the server reported an error");
+      return;
+    }
+    if (!output.write(data)) {
+      ws.pause();
+      output.once("drain", () => ws.resume());
+    }
+  });
+  const sink = new WritableStream({
+    highWaterMark: 256 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      ws.send(chunk, (err) => callback(err ?? undefined));
+    },
+    final(callback) {
+      ws.close(1000);
+      callback();
+    },
+  });
+  sink.on("error", () => {}); // a failed send shows as the WebSocket's close
+  input.pipe(sink);
+  const { code, reason, error } = await ws.closed;
+  input.unpipe(sink);
+  if (serverError) return { ok: false, error: serverError, lost: false };
+  if (code === 1000 || code === 1005) return { ok: true };
+  // 4000+status without the error frame: the reason is all the server said.
+  if (code >= 4000 && code < 5000) return { ok: false, error: new RelayError(reason || `the server closed the connection (${code})`, "INTERNAL"), lost: false };
+  const why = error ? ((error as NodeJS.ErrnoException).code ?? error.message) : reason || `closed with code ${code}`;
+  return { ok: false, error: new RelayError(why, "UNAVAILABLE"), lost: true };
+}
