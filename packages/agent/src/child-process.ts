@@ -33,6 +33,7 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM
 
 /** SIGTERM to the group, SIGKILL after `graceMs` if the child has not exited. Resolves on exit. */
 export function stopGroup(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.pid === undefined) return Promise.resolve(); // never started
   if (child.exitCode !== null || child.signalCode !== null) {
     killGroup(child, "SIGKILL"); // its background children may still run
     return Promise.resolve();

@@ -84,13 +84,16 @@ export class ReconnectingPtys {
     await this.serve(entry, stream, input, log);
   }
 
-  /** Kills every terminal (shutdown); attached streams end when their process exits. */
-  closeAll(): void {
+  /** Kills every terminal (shutdown); attached streams end as their process exits. Resolves when all exited. */
+  async closeAll(): Promise<void> {
     this.closed = true;
+    const exits: Promise<unknown>[] = [];
     for (const { terminal, idleTimer } of this.terminals.values()) {
       if (idleTimer !== undefined) this.options.clock.clearTimeout(idleTimer);
       terminal.kill();
+      exits.push(terminal.exited);
     }
+    await Promise.all(exits);
   }
 
   private create(init: PtyInit, log: AgentLogger): Entry {

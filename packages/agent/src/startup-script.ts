@@ -63,6 +63,7 @@ export function runStartupScript(options: StartupScriptOptions): StartupScript {
   const shell = options.shell ?? scriptShell(options.env);
   const started = clock.now();
   let ended = false;
+  let stopping = false;
   let timer: unknown;
 
   const end = (state: "ready" | "start_error", message: string, level: AgentLogLine["level"]) => {
@@ -70,9 +71,11 @@ export function runStartupScript(options: StartupScriptOptions): StartupScript {
     ended = true;
     if (timer !== undefined) clock.clearTimeout(timer);
     batcher.flush();
+    if (stopping) message = `startup script stopped by the agent's shutdown (${message})`;
     agentLine(level, message);
     log[level === "error" ? "error" : "info"](message, { seconds: ((clock.now() - started) / 1000).toFixed(1) });
-    options.setLifecycle(state);
+    // Killed by our own shutdown: the lifecycle is already shutting_down and must stay so.
+    if (!stopping) options.setLifecycle(state);
     resolveSettled();
     resolveFinished();
     // Background children may still write to the pipes: keep logging them, close the file with the process.
@@ -137,6 +140,7 @@ export function runStartupScript(options: StartupScriptOptions): StartupScript {
     finished,
     settled,
     stop: async (graceMs = 3000) => {
+      stopping = true;
       if (timer !== undefined) clock.clearTimeout(timer);
       await stopGroup(child, graceMs);
       batcher.flush();

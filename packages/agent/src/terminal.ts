@@ -91,10 +91,19 @@ export class Terminal {
     }
   }
 
-  kill(): void {
+  /** SIGHUP (what closing a terminal sends), SIGKILL after `graceMs` if that was ignored. */
+  kill(graceMs = 3000): void {
+    if (this.hasExited) return;
+    this.signal("SIGHUP");
+    const t = setTimeout(() => this.signal("SIGKILL"), graceMs);
+    t.unref();
+    void this.exited.then(() => clearTimeout(t));
+  }
+
+  private signal(name: NodeJS.Signals): void {
     if (this.hasExited) return;
     try {
-      this.proc.kill("SIGHUP");
+      this.proc.kill(name);
     } catch {
       // already gone
     }
