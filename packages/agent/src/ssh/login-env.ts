@@ -1,0 +1,79 @@
+// The user account and environment an SSH session runs with, the way sshd builds them: the account
+// from the passwd entry (HOME, USER, LOGNAME, SHELL), a default PATH when none is set, the SSH_*
+// variables bash looks at to decide it runs under sshd (it then reads ~/.bashrc for `ssh host cmd`),
+// then what the client sent (`env` requests: LANG, LC_*, SetEnv; it is the user's own workspace, so
+// anything goes), then TERM for PTYs (SSH_TTY is not set: the pts name is only known after the spawn) and SSH_AUTH_SOCK for agent forwarding.
+import os from "node:os";
+
+export interface Account {
+  username: string;
+  uid: number;
+  home: string;
+  /** Login shell, absolute path. */
+  shell: string;
+}
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The account the agent runs as (a uid without a passwd entry still gets a usable answer). */
+export function currentAccount(): Account {
+  try {
+    const info = os.userInfo();
+    return {
+      username: info.username,
+      uid: info.uid,
+      home: info.homedir || "/",
+      shell: info.shell && info.shell.startsWith("/") ? info.shell : "/bin/sh",
+    };
+  } catch {
+    // os.userInfo() throws when the uid has no passwd entry (common in containers run with --user).
+    const uid = process.getuid?.() ?? 0;
+    return { username: String(uid), uid, home: os.homedir() || "/", shell: "/bin/sh" };
+  }
+}
+
+export interface SessionEnvInput {
+  account: Account;
+  /** The agent's own environment (what main.ts read from process.env). */
+  agentEnv: Record<string, string | undefined>;
+  /** Manifest env and OUTPOST_* variables. */
+  extraEnv: Record<string, string>;
+  /** Variables the client sent with `env` requests. */
+  clientEnv: Record<string, string>;
+  /** "client-ip client-port server-ip server-port", as in SSH_CONNECTION. */
+  connection: { clientAddress: string; clientPort: number; serverAddress: string; serverPort: number };
+  term?: string;
+  authSock?: string;
+}
+
+/**
+ * Variables of the agent process that must not reach user sessions: its secrets and Node options, and
+ * what describes the agent's own terminal or agent socket rather than the client's.
+ */
+const AGENT_ONLY = new Set(["NODE_OPTIONS", "OUTPOST_AGENT_TOKEN", "TERM", "SSH_TTY", "SSH_AUTH_SOCK", "SSH_CLIENT", "SSH_CONNECTION"]);
+
+export function sessionEnv(input: SessionEnvInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(input.agentEnv)) {
+    if (value !== undefined && !AGENT_ONLY.has(key)) env[key] = value;
+  }
+  const { account, connection: c } = input;
+  env.HOME = account.home;
+  env.USER = account.username;
+  env.LOGNAME = account.username;
+  env.SHELL = account.shell;
+  if (!env.PATH) env.PATH = DEFAULT_PATH;
+  Object.assign(env, input.extraEnv);
+  env.SSH_CLIENT = `${c.clientAddress} ${c.clientPort} ${c.serverPort}`;
+  env.SSH_CONNECTION = `${c.clientAddress} ${c.clientPort} ${c.serverAddress} ${c.serverPort}`;
+  Object.assign(env, input.clientEnv);
+  if (input.term !== undefined) env.TERM = input.term;
+  if (input.authSock !== undefined) env.SSH_AUTH_SOCK = input.authSock;
+  return env;
+}
+
+/** argv for a session: the login shell for `shell`, `$SHELL -c command` for `exec` (as sshd does). */
+export function sessionCommand(shell: string, command: string | undefined): { file: string; args: string[] } {
+  if (command === undefined) return { file: shell, args: ["-l"] };
+  return { file: shell, args: ["-c", command] };
+}
