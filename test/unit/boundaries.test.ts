@@ -20,6 +20,9 @@ const KNOWN_VIOLATIONS: readonly string[] = [
   // Format: "<rule> <file> <what>", e.g. "pg-only-in-db packages/server/src/services/users.ts pg".
 ];
 
+/** The entry points that may read process.env (everything else gets its configuration passed in). */
+const ENV_READERS = new Set(["packages/server/src/config.ts", "packages/cli/src/entry.ts", "packages/agent/src/main.ts"]);
+
 const builtins = new Set(builtinModules);
 const isBuiltin = (spec: string) => spec.startsWith("node:") || builtins.has(spec);
 const isRelative = (spec: string) => spec.startsWith("./") || spec.startsWith("../");
@@ -84,10 +87,10 @@ const RULES: Rule[] = [
   },
   {
     name: "env-only-in-entry-points",
-    why: "process.env is read only in packages/server/src/config.ts and packages/cli/src/entry.ts",
+    why: "process.env is read only in packages/server/src/config.ts, packages/cli/src/entry.ts and packages/agent/src/main.ts",
     find: (r) =>
       r.files
-        .filter((f) => f.file !== "packages/server/src/config.ts" && f.file !== "packages/cli/src/entry.ts")
+        .filter((f) => !ENV_READERS.has(f.file))
         .flatMap((f) => f.envReads.map((line) => v("env-only-in-entry-points", f.file, line, "process.env"))),
   },
   {

@@ -28,9 +28,15 @@ export interface Connection {
   /** Writes one message on stream 0; resolves when it fits the server's window. */
   send(message: AgentMessage): Promise<void>;
   /** Resolves once, with why the connection ended. */
-  readonly closed: Promise<string>;
+  readonly closed: Promise<Closed>;
   /** Closes the mux (GOAWAY) and the socket with a normal close. */
   close(reason: string): void;
+}
+
+export interface Closed {
+  reason: string;
+  /** The WebSocket close code the server sent, if a close frame came. */
+  code?: number;
 }
 
 export class ConnectionError extends Error {
@@ -52,21 +58,24 @@ export async function establish(ws: WebSocket, options: ConnectionOptions): Prom
     clock,
     onStream: options.onStream,
   });
-  let closeNote: string | undefined;
+  const wsClosed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on("close", (code, reason) => {
+      resolve({ code, reason: reason.toString("utf8") });
+      mux.destroy(`websocket closed (code ${code})`);
+    });
+  });
   ws.on("message", (data, isBinary) => {
     if (!isBinary) return mux.close("text frame on the agent tunnel");
     mux.receive(data as Buffer);
   });
   ws.on("error", (err) => log.debug("websocket error", { error: err }));
-  ws.on("close", (code, reason) => {
-    closeNote = closeReason(code, reason.toString("utf8"));
-    mux.destroy(closeNote);
-  });
-  const closed = mux.closed.then((err) => {
+  const closed = mux.closed.then(async (err): Promise<Closed> => {
+    // The server says why in its close frame (4000+status) right after its GOAWAY: wait for it briefly.
     if (ws.readyState === ws.OPEN) ws.close(1000, "agent closing");
-    else if (ws.readyState === ws.CONNECTING) ws.terminate();
-    // A close frame with a status says more than "mux closed: websocket closed".
-    return closeNote ?? err.message;
+    const frame = await Promise.race([wsClosed, delay(clock, 2000)]);
+    if (!frame) ws.terminate();
+    if (frame && frame.code >= 4000 && frame.code < 5000) return { reason: closeReason(frame.code, frame.reason), code: frame.code };
+    return { reason: err.message, code: frame?.code };
   });
   const close = (reason: string) => {
     mux.close(reason);
@@ -104,12 +113,12 @@ export async function establish(ws: WebSocket, options: ConnectionOptions): Prom
   return { mux, hello, send, closed, close };
 }
 
-async function firstHello(messages: AsyncGenerator<unknown>, clock: AgentClock, timeoutMs: number, closed: Promise<string>): Promise<ServerHello> {
+async function firstHello(messages: AsyncGenerator<unknown>, clock: AgentClock, timeoutMs: number, closed: Promise<Closed>): Promise<ServerHello> {
   let timer: unknown;
   const timeout = new Promise<never>((_, reject) => {
     timer = clock.setTimeout(() => reject(new ConnectionError(`the server sent no hello within ${timeoutMs / 1000} s`)), timeoutMs);
   });
-  const gone = closed.then((why) => Promise.reject(new ConnectionError(`the connection closed before the server's hello: ${why}`)));
+  const gone = closed.then((why) => Promise.reject(new ConnectionError(`the connection closed before the server's hello: ${why.reason}`, why.code !== undefined && why.code >= 4000)));
   const read = (async () => {
     const first = await messages.next();
     if (first.done) throw new ConnectionError("the server ended the control stream before its hello");
@@ -143,6 +152,10 @@ export function closeReason(code: number, reason: string): string {
     return explain(status, message, detail);
   }
   return `websocket closed (code ${code}${reason ? `, ${reason}` : ""})`;
+}
+
+function delay(clock: AgentClock, ms: number): Promise<undefined> {
+  return new Promise((resolve) => clock.setTimeout(() => resolve(undefined), ms));
 }
 
 function goArch(arch: string): string {

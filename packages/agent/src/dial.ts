@@ -103,6 +103,10 @@ export function explain(status: number, message: string, detail: string | undefi
     const theirs = serverVersion ?? /version[^0-9]*(\d+)/i.exec(`${detail ?? ""} ${message}`)?.[1] ?? "another";
     return `the server speaks agent API version ${theirs} and this agent version ${AGENT_API_VERSION} (HTTP 426, ${said}): download the agent again from the server (/bin/outpost-agent-linux-amd64) or restart the workspace`;
   }
+  if (status === 409) {
+    return `another agent process connected with the same token and replaced this one (HTTP 409, ${said}): is the agent running twice in this workspace?`;
+  }
+  if (status === 400) return `the server says this agent broke the protocol (HTTP 400, ${said}): this is a bug, please report it with this log`;
   if (status === 404) return `the server has no agent endpoint at ${AGENT_RPC_PATH} (HTTP 404, ${said}): is OUTPOST_AGENT_URL the Outpost server's address?`;
   return `the server refused the connection (HTTP ${status}, ${said})`;
 }

@@ -1,8 +1,27 @@
-// Entry point of the workspace agent (bundled into the single executable by scripts/build-agent.mjs).
-// For now: `--version` and `--self-test`; the agent daemon itself comes next.
-import pkg from "@outpost/agent/package.json" with { type: "json" };
+// Entry point of the workspace agent executable (bundled into the single executable by
+// scripts/build-agent.mjs). The only agent file that reads process.env.
+//
+//   outpost-agent [run]      the daemon: OUTPOST_AGENT_URL, OUTPOST_AGENT_TOKEN (required),
+//                            OUTPOST_AGENT_LOG_LEVEL (debug | info | warn | error, default info)
+//   outpost-agent --version
+//   outpost-agent --self-test
+//
+// SIGTERM / SIGINT shut it down gracefully (exit 0); a second one exits at once. The handlers are
+// explicit because as PID 1 in a container the kernel ignores signals without one.
+import { AGENT_TOKEN_ENV, AGENT_URL_ENV } from "@outpost/sdk/agents";
+import { createLogger, isLogLevel } from "./logger.js";
+import { AGENT_VERSION, runAgent } from "./run.js";
 
-export const AGENT_VERSION: string = pkg.version;
+const LOG_LEVEL_ENV = "OUTPOST_AGENT_LOG_LEVEL";
+
+const USAGE = `usage: outpost-agent [run] | --version | --self-test
+
+The Outpost workspace agent: dials the Outpost server and serves SSH, terminals and port forwarding
+for this workspace. Environment:
+  ${AGENT_URL_ENV}      the server's URL (required)
+  ${AGENT_TOKEN_ENV}    this agent's token (required; the provisioner sets both)
+  ${LOG_LEVEL_ENV}  debug | info | warn | error (default info)
+`;
 
 async function main(argv: string[]): Promise<number> {
   const [command] = argv;
@@ -15,8 +34,49 @@ async function main(argv: string[]): Promise<number> {
     await selfTest();
     return 0;
   }
-  process.stderr.write(`usage: outpost-agent --version | --self-test\n`);
-  return 2;
+  if (command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command !== undefined && command !== "run") {
+    process.stderr.write(`outpost-agent: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+    return 2;
+  }
+  return run();
+}
+
+async function run(): Promise<number> {
+  const env = process.env;
+  const url = env[AGENT_URL_ENV]?.trim();
+  const token = env[AGENT_TOKEN_ENV]?.trim();
+  const missing = [!url && AGENT_URL_ENV, !token && AGENT_TOKEN_ENV].filter(Boolean);
+  if (missing.length > 0) {
+    process.stderr.write(`outpost-agent: ${missing.join(" and ")} must be set (the provisioner sets both when it starts a workspace)\n`);
+    return 2;
+  }
+  const level = env[LOG_LEVEL_ENV]?.trim() || "info";
+  if (!isLogLevel(level)) {
+    process.stderr.write(`outpost-agent: ${LOG_LEVEL_ENV} must be debug, info, warn or error, got ${JSON.stringify(level)}\n`);
+    return 2;
+  }
+  const log = createLogger({ level });
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      log.warn("second signal: exiting now", { signal });
+      process.exit(1);
+    }
+    log.info("received signal, shutting down", { signal });
+    stop.abort();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  // A closed terminal or SSH session of whoever started the agent by hand must not kill it.
+  process.on("SIGHUP", () => log.info("ignoring SIGHUP"));
+  // One failed promise somewhere must not take SSH away from the whole workspace.
+  process.on("unhandledRejection", (err) => log.error("unhandled rejection (a bug; the agent keeps running)", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+  await runAgent({ url: url!, token: token!, log, signal: stop.signal, env: { ...env } });
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

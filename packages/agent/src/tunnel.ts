@@ -9,6 +9,9 @@ import { ConnectionError, establish, type Connection } from "./connection.js";
 import { dialServer, DialError } from "./dial.js";
 import type { AgentLogger } from "./logger.js";
 
+/** Close codes after which the backoff keeps growing (AGENT_CLOSE in the sdk: 4000 + HTTP status). */
+const PERSISTENT_CLOSE_CODES = new Set([4400, 4401, 4409, 4426]);
+
 export interface TunnelOptions {
   url: string;
   token: string;
@@ -43,17 +46,19 @@ export async function runTunnel(options: TunnelOptions): Promise<void> {
         helloTimeoutMs: options.helloTimeoutMs,
         keepalive: options.keepalive,
       });
-      options.backoff.reset();
       lastFailure = "";
       log.info("connected to the server", { url: options.url, agent: conn.hello.manifest.agent_name, workspace: conn.hello.manifest.workspace_name });
       options.onConnected(conn);
       const onAbort = () => conn.close("agent shutting down");
       signal.addEventListener("abort", onAbort, { once: true });
-      const reason = await conn.closed;
+      const closed = await conn.closed;
       signal.removeEventListener("abort", onAbort);
-      options.onDisconnected(conn, reason);
+      options.onDisconnected(conn, closed.reason);
       if (signal.aborted) break;
-      failure = { level: "warn", message: "disconnected from the server", fields: { reason } };
+      // The connection reached the hello: start small again, unless the server closed it for a reason
+      // that reconnecting at once would only repeat (revoked token, replaced by a twin, bad protocol).
+      if (closed.code === undefined || !PERSISTENT_CLOSE_CODES.has(closed.code)) options.backoff.reset();
+      failure = { level: closed.code !== undefined && PERSISTENT_CLOSE_CODES.has(closed.code) ? "error" : "warn", message: "disconnected from the server", fields: { reason: closed.reason } };
     } catch (err) {
       if (signal.aborted) break;
       const message = (err as Error).message;
