@@ -5,7 +5,7 @@ export interface CliIo {
   /** True when stdin and stdout are a terminal: prompts and spinners are allowed. */
   interactive: boolean;
   prompt(question: string, opts?: { secret?: boolean; default?: string }): Promise<string>;
-  /** Replaces the status line (a spinner) on a terminal's stderr; "" clears it. Absent or a no-op elsewhere. */
+  /** Replaces the status line (a spinner) on stderr; "" clears it. Only there when stderr is a terminal. */
   status?(text: string): void;
 }
 

@@ -26,6 +26,6 @@ process.exitCode = await main({
     err: (t) => void process.stderr.write(t + "\n"),
     interactive,
     prompt: (q, o) => promptLine(process.stdin, process.stdout, q, o),
-    status: (t) => void (process.stderr.isTTY && process.stderr.write(`\r\x1b[2K${t}`)),
+    ...(process.stderr.isTTY ? { status: (t: string) => void process.stderr.write(`\r\x1b[2K${t}`) } : {}),
   },
 });

@@ -26,8 +26,11 @@ const COMMANDS: Record<string, CommandEntry> = {
   cancel: { summary: "Cancel a workspace's running build", load: () => import("./commands/cancel.js") },
   provisioner: { summary: "Manage provisioner keys and list provisioner daemons", load: () => import("./commands/provisioner.js") },
   provisionerd: { summary: "Run an external provisioner daemon (provisionerd start)", load: () => import("./commands/provisionerd.js") },
+  ssh: { summary: "Open a shell in a workspace, or run a command there (OpenSSH)", load: () => import("./commands/ssh.js") },
+  "port-forward": { summary: "Forward local TCP ports to ports inside a workspace", load: () => import("./commands/port-forward.js") },
   "config-ssh": { summary: "Add workspaces to ~/.ssh/config (ssh outpost.WORKSPACE)", load: () => import("./commands/config-ssh.js") },
   dotfiles: { summary: "Inside a workspace: clone your dotfiles and run their install script", load: () => import("./commands/dotfiles.js") },
+  agent: { summary: "Run the workspace agent (started by the provisioner inside a workspace)", load: () => import("./commands/agent.js") },
   server: { summary: "Run the Outpost server (embedded PostgreSQL by default)", load: () => import("./commands/server.js") },
 };
 

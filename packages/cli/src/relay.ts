@@ -67,13 +67,13 @@ export async function openRelay(url: string, token: string): Promise<WsConnectio
   }
 }
 
-export type RelayEnd = { ok: true } | { ok: false; error: RelayError; lost: boolean };
+export type RelayEnd = { ok: true } | { ok: false; error: RelayError };
 
 /**
  * Carries bytes both ways until the WebSocket closes: input -> binary frames, binary frames -> output,
  * with backpressure each way (a full output pauses the socket; unsent frames pause the input). The
- * end of input closes the WebSocket normally. Resolves how it ended: normally, with the server's error
- * (`lost: false`), or with the connection dropped (`lost: true`).
+ * end of input closes the WebSocket normally. Resolves how it ended: normally (either side closed), or
+ * with the server's error (the agent went away, say) or the transport's (the connection dropped).
  */
 export async function pipeRelay(ws: WsConnection, input: Readable, output: Writable): Promise<RelayEnd> {
   let serverError: RelayError | undefined;
@@ -99,12 +99,14 @@ export async function pipeRelay(ws: WsConnection, input: Readable, output: Writa
   });
   sink.on("error", () => {}); // a failed send shows as the WebSocket's close
   input.pipe(sink);
+  // An input destroyed without an end (a reset local connection) ends the relay too.
+  input.once("close", () => ws.close(1000));
   const { code, reason, error } = await ws.closed;
   input.unpipe(sink);
-  if (serverError) return { ok: false, error: serverError, lost: false };
+  if (serverError) return { ok: false, error: serverError };
   if (code === 1000 || code === 1005) return { ok: true };
   // 4000+status without the error frame: the reason is all the server said.
-  if (code >= 4000 && code < 5000) return { ok: false, error: new RelayError(reason || `the server closed the connection (${code})`, "INTERNAL"), lost: false };
-  const why = error ? ((error as NodeJS.ErrnoException).code ?? error.message) : reason || `closed with code ${code}`;
-  return { ok: false, error: new RelayError(why, "UNAVAILABLE"), lost: true };
+  if (code >= 4000 && code < 5000) return { ok: false, error: new RelayError(reason || `the server closed the connection (${code})`, "INTERNAL") };
+  const why = error ? ((error as NodeJS.ErrnoException).code ?? error.message) : reason || (code === 1006 ? "the connection broke off" : `closed with code ${code}`);
+  return { ok: false, error: new RelayError(why, "UNAVAILABLE") };
 }

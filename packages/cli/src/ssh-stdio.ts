@@ -53,6 +53,5 @@ export async function sshStdio(c: StdioContext, argv: string[]): Promise<number>
   }
   const end = await pipeRelay(ws, c.stdin, c.stdout);
   if (end.ok) return 0;
-  if (end.lost) return report(c, `connection to workspace ${targetLabel(target)} lost: ${end.error.message}`);
-  return report(c, end.error.message, end.error.detail ? [end.error.detail] : []);
+  return report(c, `connection to workspace ${targetLabel(target)} lost: ${end.error.message}`, end.error.detail ? [end.error.detail] : []);
 }

@@ -1,5 +1,6 @@
 import { MAX_PAGE_LIMIT } from "@outpost/sdk/pagination";
 import { WORKSPACE_STATUSES, type Workspace, type WorkspaceStatus } from "@outpost/sdk/workspaces";
+import { agentSummary } from "../agent-view.js";
 import { authedClient } from "../client.js";
 import { CliError, type CliContext } from "../context.js";
 import { ago, parseFormat, printList } from "../output.js";
@@ -50,8 +51,8 @@ export async function run(ctx: CliContext): Promise<number> {
   }
   printList(ctx.io, format, items, {
     empty: v.all ? "no workspaces found" : "you have no workspaces; create one with `outpost create NAME -t TEMPLATE`",
-    headers: ["workspace", "template", "status", "last built", "outdated"],
-    row: (w) => [workspaceLabel(w), w.template.name, w.status, ago(w.latest_build.created_at), w.outdated ? "yes" : "no"],
+    headers: ["workspace", "template", "status", "agents", "last built", "outdated"],
+    row: (w) => [workspaceLabel(w), w.template.name, w.status, w.agents.map(agentSummary).join(", ") || "-", ago(w.latest_build.created_at), w.outdated ? "yes" : "no"],
   });
   return 0;
 }

@@ -1,3 +1,5 @@
+import { printAgentLogs } from "../agent-logs.js";
+import { FINAL_LIFECYCLES } from "../agent-view.js";
 import { authedClient } from "../client.js";
 import { CliError, type CliContext } from "../context.js";
 import { printJobLogs } from "../follow.js";
@@ -6,12 +8,13 @@ import { findWorkspace, parseWorkspaceRef, workspaceLabel } from "../workspace-h
 
 const HELP = `Usage: outpost logs NAME [-f] [--build N]
 
-Prints the logs of the workspace's latest build (or build number N) as "stage | line".
-With -f, keeps printing new lines until the build ends, and exits 1 if it failed.
-NAME is yours, or OWNER/NAME (admins).
+Prints the logs of the workspace's latest build (or build number N) as "stage | line", then
+the startup script's output of each agent as "startup (AGENT) | line". With -f, keeps printing
+new lines until the build ends and each agent's startup is over (ready, start_error or
+start_timeout); exits 1 if the build or a startup script failed. NAME is yours, or OWNER/NAME.
 
 Options:
-  -f, --follow            wait for new lines until the build ends
+  -f, --follow            wait for new lines until the build and the agents' startup end
   --build N               the build number (see \`outpost show NAME\`); default the latest`;
 
 export async function run(ctx: CliContext): Promise<number> {
@@ -36,5 +39,20 @@ export async function run(ctx: CliContext): Promise<number> {
   if (v.follow && job.status === "failed") throw new CliError(`build #${build.build_number} (${build.transition}) failed`, (job.error ?? "").split("\n").filter(Boolean));
   if (v.follow && job.status === "canceled") throw new CliError(`build #${build.build_number} (${build.transition}) was canceled`);
   if (!v.follow && (job.status === "pending" || job.status === "running")) ctx.io.err(`build #${build.build_number} is ${job.status}; add -f to follow it`);
-  return 0;
+  // The agents (and their startup scripts) belong to the latest build, once it started the workspace.
+  if (build.id !== ws.latest_build.id || build.transition !== "start" || job.status !== "succeeded") return 0;
+  const { agents } = await client.workspace(ws.id);
+  let failed = 0;
+  for (const agent of agents) {
+    const last = await printAgentLogs(ctx, agent.name, (after, wait) => client.agentLogs(agent.id, after, wait), { follow: v.follow === true });
+    if (last.lifecycle_state === "start_error") {
+      failed++;
+      ctx.io.err(`the startup script of agent ${agent.name} failed`);
+    } else if (last.lifecycle_state === "start_timeout") {
+      ctx.io.err(`the startup script of agent ${agent.name} is still running past its timeout`);
+    } else if (!v.follow && !FINAL_LIFECYCLES.has(last.lifecycle_state)) {
+      ctx.io.err(`agent ${agent.name} is ${last.status === "connected" ? last.lifecycle_state : last.status}; add -f to follow its startup`);
+    }
+  }
+  return v.follow && failed > 0 ? 1 : 0;
 }

@@ -1,4 +1,5 @@
 import type { WorkspaceBuild } from "@outpost/sdk/workspaces";
+import { agentDetail } from "../agent-view.js";
 import { authedClient } from "../client.js";
 import type { CliContext } from "../context.js";
 import { shortDuration } from "../duration.js";
@@ -10,10 +11,11 @@ import { findWorkspace, parseWorkspaceRef, workspaceLabel } from "../workspace-h
 const HELP = `Usage: outpost show NAME [-o json]
 
 Shows a workspace: status, template and version, parameters, the resources of its latest build,
-and its build history. NAME is yours, or OWNER/NAME (admins).
+its agents (connection, lifecycle, version, directory, metadata, listening ports, sessions) and its
+build history. NAME is yours, or OWNER/NAME (admins).
 
 Options:
-  -o, --output FORMAT     text (default) or json (the workspace with a "builds" list)`;
+  -o, --output FORMAT     text (default) or json (the workspace, with its "agents", and a "builds" list)`;
 
 function duration(b: WorkspaceBuild): string {
   const { started_at, completed_at } = b.job;
@@ -57,7 +59,7 @@ export async function run(ctx: CliContext): Promise<number> {
   else lines.push(...table(["address", "agent", "daily cost"], b.resources.map((r) => [r.address, r.agent ?? "-", String(r.daily_cost)])).split("\n").map((l) => `  ${l}`));
   if (ws.agents.length > 0) {
     lines.push("", "Agents:");
-    lines.push(...table(["name", "status", "lifecycle", "directory", "connected"], ws.agents.map((a) => [a.name, a.status, a.lifecycle_state, a.directory || "-", a.last_connected_at ? ago(a.last_connected_at) : "never"])).split("\n").map((l) => `  ${l}`));
+    for (const agent of ws.agents) lines.push(`  ${agent.name}`, ...agentDetail(agent).map((l) => `    ${l}`));
   }
   lines.push("", "Builds:");
   lines.push(

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 const LAUNCHER = path.join(ROOT, "packages/cli/bin/outpost.mjs");
 const BUNDLE = path.join(ROOT, "packages/cli/dist/outpost.js");
-const SOURCES = ["packages/cli/src", "packages/sdk/src", "packages/server/src", "packages/provisioner/src", "packages/template/src", "scripts/build.mjs"].map((p) => path.join(ROOT, p));
+const SOURCES = ["packages/cli/src", "packages/sdk/src", "packages/server/src", "packages/provisioner/src", "packages/template/src", "packages/agent/src", "scripts/build.mjs"].map((p) => path.join(ROOT, p));
 
 async function newestMtime(p: string): Promise<number> {
   const st = await fs.stat(p);

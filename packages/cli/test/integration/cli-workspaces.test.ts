@@ -129,8 +129,8 @@ describe("outpost list and show", () => {
     }
     const mine = await cli.run(["list"]);
     expect(mine.code).toBe(0);
-    expect(mine.stdout.split("\n")[0]).toMatch(/^WORKSPACE\s+TEMPLATE\s+STATUS\s+LAST BUILT\s+OUTDATED$/);
-    expect(mine.stdout).toMatch(/^owner\/dev\s+docker\s+running\s+\S+ ago\s+no$/m);
+    expect(mine.stdout.split("\n")[0]).toMatch(/^WORKSPACE\s+TEMPLATE\s+STATUS\s+AGENTS\s+LAST BUILT\s+OUTDATED$/);
+    expect(mine.stdout).toMatch(/^owner\/dev\s+docker\s+running\s+-\s+\S+ ago\s+no$/m);
     expect(mine.stdout).not.toContain("kim/kims");
     const all = JSON.parse((await cli.run(["list", "-a", "-o", "json"])).stdout) as Workspace[];
     expect(all.map((w) => `${w.owner.username}/${w.name}`).sort()).toEqual(["kim/kims", "owner/dev", "owner/small"]);
@@ -244,7 +244,7 @@ describe("outpost update", () => {
     expect(pushed.code).toBe(0);
     expect((await ws("dev")).outdated).toBe(true);
     const listed = await cli.run(["list"]);
-    expect(listed.stdout).toMatch(/^owner\/dev\s+docker\s+\S+\s+\S+ ago\s+yes$/m);
+    expect(listed.stdout).toMatch(/^owner\/dev\s+docker\s+\S+\s+-\s+\S+ ago\s+yes$/m);
 
     const batch = await cli.run(["update", "dev"]);
     expect(batch.code).toBe(2);

@@ -1,0 +1,68 @@
+// `outpost logs`' second part: each agent's startup script (and agent) log lines, after the build's.
+import type { AgentLog, AgentLogsResponse, WorkspaceAgent } from "@outpost/sdk/agents";
+import { OutpostError } from "@outpost/sdk/client-error";
+import { FINAL_LIFECYCLES } from "./agent-view.js";
+import type { CliContext } from "./context.js";
+
+export type FetchAgentLogs = (after: number, waitSeconds: number) => Promise<AgentLogsResponse>;
+
+/** One line as printed: `startup (main) | line`, like the build's `stage | line`. */
+export function formatAgentLog(agentName: string, log: Pick<AgentLog, "source" | "output">): string {
+  return `${log.source === "startup_script" ? "startup" : "agent"} (${agentName}) | ${log.output}`;
+}
+
+function describe(a: WorkspaceAgent): string {
+  if (a.status !== "connected") return `agent ${a.name}: ${a.status === "connecting" ? "waiting for it to connect" : a.status}`;
+  return `agent ${a.name}: ${a.lifecycle_state === "created" || a.lifecycle_state === "starting" ? "startup script running" : a.lifecycle_state}`;
+}
+
+function transient(err: unknown): boolean {
+  return err instanceof OutpostError && (err.status === 0 || err.status === 502 || err.status === 503 || err.status === 504);
+}
+
+/**
+ * Prints an agent's log lines from the start; with `follow`, long-polls until its lifecycle is final
+ * (ready, start_error, start_timeout), then reads once more so no line stored before that is lost.
+ * Returns the agent as last seen.
+ */
+export async function printAgentLogs(
+  ctx: CliContext,
+  agentName: string,
+  fetchLogs: FetchAgentLogs,
+  opts: { follow: boolean; waitSeconds?: number; sleep?: (ms: number) => Promise<void> },
+): Promise<WorkspaceAgent> {
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let after = 0;
+  let failures = 0;
+  let drained = false;
+  let first = true;
+  let lastState = "";
+  for (;;) {
+    let res: AgentLogsResponse;
+    try {
+      res = await fetchLogs(after, !opts.follow || drained || first ? 0 : (opts.waitSeconds ?? 5));
+      first = false;
+      failures = 0;
+    } catch (err) {
+      if (!opts.follow || !transient(err) || ++failures > 5) throw err;
+      if (ctx.io.interactive) ctx.io.err(`connection lost (${(err as Error).message}); retrying`);
+      await sleep(Math.min(1000 * 2 ** (failures - 1), 8000));
+      continue;
+    }
+    for (const log of res.logs) {
+      ctx.io.out(formatAgentLog(agentName, log));
+      after = Math.max(after, log.id);
+    }
+    const done = FINAL_LIFECYCLES.has(res.agent.lifecycle_state);
+    if (res.logs.length > 0) continue; // pages: read until nothing new
+    if (!opts.follow) return res.agent;
+    if (done && drained) return res.agent;
+    if (done) {
+      drained = true;
+      continue;
+    }
+    const state = describe(res.agent);
+    if (ctx.io.interactive && state !== lastState) ctx.io.err(`… ${state}`);
+    lastState = state;
+  }
+}
