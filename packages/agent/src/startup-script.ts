@@ -144,7 +144,7 @@ export function runStartupScript(options: StartupScriptOptions): StartupScript {
       if (timer !== undefined) clock.clearTimeout(timer);
       await stopGroup(child, graceMs);
       batcher.flush();
-      file?.end();
+      if (file && !file.closed) await new Promise<void>((resolve) => file.end(resolve));
     },
   };
 }

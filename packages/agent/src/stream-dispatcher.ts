@@ -5,7 +5,7 @@ import net from "node:net";
 import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseTcpKind, STREAM_KIND } from "@outpost/sdk/agent-rpc";
-import type { IncomingStream, StreamHandler } from "@outpost/sdk/mux";
+import type { IncomingStream, MuxStream, StreamHandler } from "@outpost/sdk/mux";
 import type { AgentLogger } from "./logger.js";
 import { toDuplex, type ByteCounter } from "./mux-duplex.js";
 import type { SessionTracker } from "./session-tracker.js";
@@ -15,7 +15,7 @@ export interface SshHandler {
 }
 
 export interface PtyHandler {
-  handle(stream: import("@outpost/sdk/mux").MuxStream): Promise<void>;
+  handle(stream: MuxStream): Promise<void>;
 }
 
 export interface DispatcherOptions {
@@ -38,6 +38,8 @@ export function createDispatcher(options: DispatcherOptions): StreamHandler {
     await options.ready?.();
     if (req.kind === STREAM_KIND.ssh) {
       const d = toDuplex(req.accept(), sessions);
+      // A reset stream destroys the Duplex with an error: never let that be an uncaught 'error' event.
+      d.on("error", (err) => log.debug("ssh stream ended with an error", { stream: req.id, error: err }));
       log.debug("ssh stream", { stream: req.id });
       options.ssh().handle(d);
       return;

@@ -186,6 +186,8 @@ function startBuiltinSftp(ctx: SessionContext, accept: () => SFTPWrapper): void 
     onError: (message, err) => ctx.log.warn(`ssh: sftp: ${message}`, { err: String(err) }),
   });
   const untrack = ctx.track(() => server.close());
+  // The client's EOF ends the session (sftp-server exits on EOF, which closes its channel).
+  sftp.once("end", () => { console.log("SFTP END", new Error().stack); sftp.end(); });
   sftp.once("close", () => {
     server.close();
     untrack();
