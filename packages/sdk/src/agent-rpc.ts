@@ -15,6 +15,24 @@ import { AgentLifecycleSchema, AgentLogLineSchema, AgentManifestSchema, AgentSta
 const timestamp = z.string().datetime({ offset: true });
 
 export const AGENT_RPC_PATH = "/api/v2/workspaceagents/me/rpc";
+
+/**
+ * Close codes of the agent's WebSocket once upgraded (4000 + the HTTP status it would have been). Before
+ * closing, the server sends GOAWAY(close) on the mux with the same reason. A keepalive timeout ends the
+ * connection without a close frame (the peer is gone).
+ */
+export const AGENT_CLOSE = {
+  /** The server is shutting down: reconnect with the usual backoff. */
+  GOING_AWAY: 1001,
+  /** The agent broke the protocol (invalid, unknown or oversized message, text frame, mux error); the reason says what. */
+  PROTOCOL: 4400,
+  /** The token was revoked while connected (workspace stopped, deleted or rebuilt): reconnecting gets 401. */
+  REVOKED: 4401,
+  /** A newer connection with the same token replaced this one (two agents sharing a token: back off). */
+  REPLACED: 4409,
+  /** The agent's hello named another api_version. */
+  VERSION: 4426,
+} as const;
 /** The agent's `AGENT_API_VERSION`, sent on the upgrade request. */
 export const AGENT_VERSION_HEADER = "Outpost-Agent-Api-Version";
 

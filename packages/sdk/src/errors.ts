@@ -9,8 +9,12 @@ export const ERROR_STATUS = {
   CONFLICT: 409,
   PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
+  /** A WebSocket endpoint called without an upgrade, or an agent speaking another protocol version. */
+  UPGRADE_REQUIRED: 426,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  /** The workspace agent refused or failed a connection the server relayed (e.g. nothing listens on the port). */
+  BAD_GATEWAY: 502,
   UNAVAILABLE: 503,
 } as const;
 

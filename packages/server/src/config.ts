@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 
@@ -35,6 +36,7 @@ export const OPTIONS = {
   provisionerDaemons: { env: "OUTPOST_PROVISIONER_DAEMONS", flag: "--provisioner-daemons", type: "int", min: 0, max: 64, default: "3", description: "Provisioner daemons the server runs itself (0: only external `outpost provisionerd` daemons build workspaces)." },
   provisionerHeartbeatTimeout: { env: "OUTPOST_PROVISIONER_HEARTBEAT_TIMEOUT", flag: "--provisioner-heartbeat-timeout", type: "duration", default: "2m", description: "A running job whose daemon has not heartbeated for this long is failed, so the workspace can be built again." },
   dockerSocket: { env: "OUTPOST_DOCKER_SOCKET", flag: "--docker-socket", type: "path", default: "/var/run/docker.sock", description: "Docker Engine socket the built-in daemons use for docker templates." },
+  agentBinary: { env: "OUTPOST_AGENT_BINARY", flag: "--agent-binary", type: "path", default: "", description: "The workspace agent executable served at /bin/outpost-agent-linux-amd64 (build it with `node scripts/build-agent.mjs`). Empty: packages/agent/dist/outpost-agent-linux-amd64 of this installation." },
   maxBodyBytes: { env: "OUTPOST_MAX_BODY_BYTES", flag: "--max-body-bytes", type: "int", min: 1024, max: 1_073_741_824, default: "1048576", description: "Largest JSON request body accepted (bytes); larger bodies answer 413." },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -57,6 +59,8 @@ export interface ServerConfig {
   provisionerDaemons: number;
   provisionerHeartbeatTimeoutMs: number;
   dockerSocket: string;
+  /** Absolute path of the agent executable (the default resolved from this installation). */
+  agentBinaryPath: string;
 }
 
 /** Environment variables read by the CLI, not the server; the server accepts them without complaint. */
@@ -208,7 +212,15 @@ export function parseConfig({ argv, env, home }: ParseInput): ServerConfig {
     provisionerDaemons: out.provisionerDaemons as number,
     provisionerHeartbeatTimeoutMs: out.provisionerHeartbeatTimeout as number,
     dockerSocket: out.dockerSocket as string,
+    agentBinaryPath: (out.agentBinary as string) || defaultAgentBinaryPath(),
   };
+}
+
+/** Where `node scripts/build-agent.mjs` puts the agent, next to this installation's server package. */
+export function defaultAgentBinaryPath(): string {
+  const require = createRequire(import.meta.url);
+  const serverDir = path.dirname(require.resolve("@outpost/server/package.json"));
+  return path.join(serverDir, "..", "agent", "dist", "outpost-agent-linux-amd64");
 }
 
 /** Reads this process's environment; the server's entry point calls it once and passes the result down. */

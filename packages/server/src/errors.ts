@@ -27,6 +27,8 @@ export const notFound = (what = "resource") => new ApiError("NOT_FOUND", `${what
 export const forbidden = (detail?: string) => new ApiError("FORBIDDEN", "you are not allowed to do this", detail);
 export const unauthenticated = (message = "you must be logged in", detail?: string) => new ApiError("UNAUTHENTICATED", message, detail);
 export const conflict = (message: string, detail?: string) => new ApiError("CONFLICT", message, detail);
+/** A WebSocket endpoint asked for without an upgrade (once its checks passed). */
+export const upgradeRequired = () => new ApiError("UPGRADE_REQUIRED", "this endpoint is a WebSocket", "open it with an `Upgrade: websocket` request");
 export const invalidField = (field: string, detail: string, message = "invalid request") =>
   new ApiError("INVALID_INPUT", message, undefined, [{ field, detail }]);
 

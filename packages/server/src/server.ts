@@ -12,6 +12,8 @@ import { allRoutes } from "./http/routes.js";
 import type { Deps } from "./services/deps.js";
 import { RateLimiter } from "./services/rate-limit.js";
 import { failHungJobs } from "./services/provisioner-jobs.js";
+import { AgentConnections } from "./services/agent-conns.js";
+import { AgentBinary } from "./services/agent-binary.js";
 
 export interface RunningServer {
   url: string;
@@ -43,6 +45,8 @@ export async function startServer({ config, logger, clock, onStage }: StartOptio
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, "migrations applied");
     const pubsub = await PubSub.start(pgUrl, logger);
+    const agentConns = new AgentConnections({ db, logger, clock, pubsub });
+    await agentConns.start();
     const deps: Deps = {
       db,
       logger,
@@ -51,6 +55,8 @@ export async function startServer({ config, logger, clock, onStage }: StartOptio
       loginLimiter: new RateLimiter(clock),
       buildInfo: readBuildInfo(),
       pubsub,
+      agentConns,
+      agentBinary: new AgentBinary(config.agentBinaryPath),
       builtinProvisionerKey: `builtin-${randomBytes(24).toString("base64url")}`,
     };
     const app = await buildApp(deps, { routes: allRoutes() });
@@ -69,6 +75,8 @@ export async function startServer({ config, logger, clock, onStage }: StartOptio
     const close = () =>
       (closing ??= (async () => {
         clearInterval(hungTimer);
+        // Agents first: their disconnects are recorded while the database is still there.
+        await agentConns.close();
         await app.close().catch((err) => logger.warn({ err }, "closing HTTP server"));
         await pubsub.close();
         await db.end().catch(() => undefined);

@@ -2,7 +2,13 @@ import pg from "pg";
 import type { Logger } from "pino";
 import type { Queryable } from "./pool.js";
 
-export type Channel = "outpost_job_logs" | "outpost_job_status" | "outpost_jobs_pending";
+/**
+ * outpost_job_* carry a job id. outpost_agent_logs: an agent id (new log lines or a lifecycle change).
+ * outpost_workspace: a workspace id whose view changed (agents, last use, a new build). outpost_agents_revoked:
+ * a workspace id whose agent tokens a finished build changed (servers close the revoked agents' connections).
+ */
+export const CHANNELS = ["outpost_job_logs", "outpost_job_status", "outpost_jobs_pending", "outpost_agent_logs", "outpost_workspace", "outpost_agents_revoked"] as const;
+export type Channel = (typeof CHANNELS)[number];
 type Listener = (payload: string) => void;
 
 /**
@@ -38,7 +44,7 @@ export class PubSub {
       if (!this.closed) setTimeout(() => void this.connect().catch((e) => this.logger.warn({ err: e }, "pubsub reconnect failed")), 1000).unref();
     });
     await client.connect();
-    for (const ch of ["outpost_job_logs", "outpost_job_status", "outpost_jobs_pending"] as Channel[]) await client.query(`LISTEN ${ch}`);
+    for (const ch of CHANNELS) await client.query(`LISTEN ${ch}`);
     this.client = client;
   }
 

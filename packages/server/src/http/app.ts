@@ -10,10 +10,21 @@ import type { Deps } from "../services/deps.js";
 import { resolveCaller } from "./auth.js";
 import type { Caller, RouteDef } from "./route.js";
 
+interface Prepared {
+  caller: Caller | undefined;
+  params: unknown;
+  query: unknown;
+}
+
 declare module "fastify" {
   interface FastifyRequest {
     auditRecord?: AuditRecord;
     caller?: Caller;
+    prepared?: Prepared;
+    /** WebSocket requests: aborted when the connection ends (before or after the upgrade) or the server closes. */
+    wsAborter?: AbortController;
+    /** What the route's beforeUpgrade returned. */
+    upgradeState?: unknown;
   }
 }
 
@@ -143,7 +154,7 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
 
   for (const def of opts.routes) {
     /** Auth, params and query: what both the HTTP handler and the WebSocket handler start with. */
-    const prepare = async (req: FastifyRequest) => {
+    const prepare = async (req: FastifyRequest): Promise<Prepared> => {
       const caller = await resolveCaller(deps, req).catch((err: unknown) => {
         // A public route serves anyone: a stale token (an old cookie at login) is no reason to refuse it.
         if (!def.authenticated && err instanceof ApiError) return undefined;
@@ -153,31 +164,40 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
       req.caller = caller;
       return { caller, params: parseWith(def.params, req.params, "params"), query: parseWith(def.query, req.query ?? {}, "query") };
     };
+    const wsContext = (req: FastifyRequest, signal: AbortSignal) => ({
+      deps,
+      ...req.prepared!,
+      body: undefined,
+      caller: req.prepared!.caller as Caller,
+      audit: { set: () => undefined },
+      ip: req.ip,
+      request: req,
+      reply: undefined as never,
+      status: () => undefined,
+      signal,
+    });
     app.route({
       method: def.method,
       url: def.url,
       ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
+      // Before the handler and before any WebSocket upgrade: a refused upgrade is a plain HTTP error
+      // response (a client sees 401/404/409 with the API error body, not an upgrade then a close).
+      preValidation: async (req: FastifyRequest) => {
+        req.prepared = await prepare(req);
+        if (def.websocket && req.ws) {
+          const aborter = new AbortController();
+          req.wsAborter = aborter;
+          // The TCP socket outlives the upgrade: its end (or the server closing) ends the WebSocket's work.
+          req.raw.socket.once("close", () => aborter.abort());
+          closing.signal.addEventListener("abort", () => aborter.abort(), { once: true, signal: aborter.signal });
+          if (def.beforeUpgrade) req.upgradeState = await def.beforeUpgrade(wsContext(req, aborter.signal));
+        }
+      },
       ...(def.websocket
         ? {
-            wsHandler: async (socket, req) => {
-              const aborter = new AbortController();
-              socket.on("close", () => aborter.abort());
-              closing.signal.addEventListener("abort", () => aborter.abort(), { once: true, signal: aborter.signal });
-              try {
-                const ctx = await prepare(req);
-                await def.websocket!(socket, {
-                  deps,
-                  ...ctx,
-                  body: undefined,
-                  caller: ctx.caller as Caller,
-                  audit: { set: () => undefined },
-                  ip: req.ip,
-                  request: req,
-                  reply: undefined as never,
-                  status: () => undefined,
-                  signal: aborter.signal,
-                });
-              } catch (err) {
+            // Called synchronously after the upgrade, so the route attaches its listeners before any message is read.
+            wsHandler: (socket, req) => {
+              const fail = (err: unknown) => {
                 // The same error shape as HTTP, then a close code of 4000 + the HTTP status.
                 const apiErr = toApiError(err);
                 if (!apiErr) deps.logger.error({ err, url: req.url }, "websocket handler failed");
@@ -186,12 +206,18 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
                   socket.send(JSON.stringify({ type: "error", error: e.toResponse() }));
                   socket.close(4000 + e.status, e.message.slice(0, 100));
                 }
+              };
+              try {
+                const result = def.websocket!(socket, wsContext(req, req.wsAborter!.signal), req.upgradeState);
+                if (result) result.catch(fail);
+              } catch (err) {
+                fail(err);
               }
             },
           }
         : {}),
       handler: async (req: FastifyRequest, reply) => {
-        const { caller, params, query } = await prepare(req);
+        const { caller, params, query } = req.prepared!;
         const body = def.rawBody ? req.body : parseWith(def.body, req.body, "body");
         if (def.rawBody && !Buffer.isBuffer(body)) throw new ApiError("INVALID_INPUT", "expected a tar archive", `send the body as ${def.rawBody}`);
         // Long polls stop waiting when the client goes away.
@@ -217,7 +243,8 @@ export async function buildApp(deps: Deps, opts: AppOptions): Promise<FastifyIns
           status: (code) => (status = code),
           signal: aborter.signal,
         });
-        if (reply.sent) return reply;
+        // A handler that answered itself (a file stream, a 304) returns the reply.
+        if (reply.sent || result === reply) return reply;
         if (result === undefined) return reply.code(status ?? 204).send();
         return reply.code(status ?? 200).send(result);
       },

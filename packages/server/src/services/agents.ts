@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { AGENT_API_VERSION, type AgentManifest, type ReportedAgent, type WorkspaceAgent } from "@outpost/sdk/agents";
 import type { Queryable } from "../db/pool.js";
 import { getUserById } from "../db/queries/users.js";
-import { agentByTokenHash, insertAgent, liveAgents, revokeAgents, type AgentRow } from "../db/queries/workspace-agents.js";
+import { publish } from "../db/pubsub.js";
+import { agentByTokenHash, carryAgentState, insertAgent, liveAgents, revokeAgents, type AgentRow } from "../db/queries/workspace-agents.js";
 import type { BuildRow } from "../db/queries/workspace-builds.js";
 import { getWorkspace } from "../db/queries/workspaces.js";
 import { ApiError, unauthenticated } from "../errors.js";
@@ -14,11 +15,13 @@ export function hashAgentToken(token: string): Buffer {
 
 /**
  * Records a build's agents. A start keeps only its own agents' tokens (older builds' are revoked); an
- * agent whose resource was kept as it was carries its token over from the build that started it.
- * A stop or delete revokes every token of the workspace.
+ * agent whose resource was kept as it was carries its token, state and logs over from the build that
+ * started it (its live connection stays up). A stop or delete revokes every token of the workspace.
+ * Servers holding a revoked agent's connection close it when this transaction commits.
  */
 export async function recordBuildAgents(q: Queryable, deps: Deps, build: BuildRow, reported: ReportedAgent[]): Promise<void> {
   const now = deps.clock.now();
+  await publish(q, "outpost_agents_revoked", build.workspace_id);
   if (build.transition !== "start") {
     await revokeAgents(q, build.workspace_id, now);
     return;
@@ -28,33 +31,75 @@ export async function recordBuildAgents(q: Queryable, deps: Deps, build: BuildRo
   await revokeAgents(q, build.workspace_id, now, build.id);
   for (const a of reported) {
     let hash: Buffer | undefined = a.token ? hashAgentToken(a.token) : undefined;
-    if (!hash && a.keep) hash = previous.find((p) => p.name === a.name && p.resource_address === a.resource_address)?.hashed_token;
+    const kept = !hash && a.keep ? previous.find((p) => p.name === a.name && p.resource_address === a.resource_address) : undefined;
+    hash ??= kept?.hashed_token;
     // A kept agent with no earlier token (created before tokens existed) simply has none that works.
     if (!hash) continue;
-    await insertAgent(q, { workspaceId: build.workspace_id, buildId: build.id, name: a.name, resourceAddress: a.resource_address, spec: a.spec, hashedToken: hash, now });
+    const id = await insertAgent(q, { workspaceId: build.workspace_id, buildId: build.id, name: a.name, resourceAddress: a.resource_address, spec: a.spec, hashedToken: hash, now });
+    if (kept && kept.id !== id) await carryAgentState(q, kept.id, id);
   }
 }
 
+/** How often a server holding an agent's connection refreshes `heartbeat_at`. */
+export const AGENT_HEARTBEAT_MS = 30_000;
+/** A connection whose heartbeat is older than this is not held by any running server. */
+const HEARTBEAT_STALE_MS = 3 * AGENT_HEARTBEAT_MS;
+
+/**
+ * connected: a server holds the agent's connection now (connected since its last disconnect, and that
+ * server's heartbeat is fresh: a crashed server's rows go stale). connecting/timeout: never connected,
+ * within or past the template's connection timeout.
+ */
 function agentStatus(row: AgentRow, now: Date): WorkspaceAgent["status"] {
   if (!row.first_connected_at) {
     const timeout = Number(row.spec.connectionTimeoutSeconds ?? 120) * 1000;
     return timeout > 0 && now.getTime() - row.created_at.getTime() > timeout ? "timeout" : "connecting";
   }
-  return row.disconnected_at && (!row.last_connected_at || row.disconnected_at >= row.last_connected_at) ? "disconnected" : "connected";
+  if (row.disconnected_at && (!row.last_connected_at || row.disconnected_at >= row.last_connected_at)) return "disconnected";
+  const beat = row.heartbeat_at ?? row.last_connected_at;
+  return beat && now.getTime() - beat.getTime() <= HEARTBEAT_STALE_MS ? "connected" : "disconnected";
+}
+
+type AgentSpecView = {
+  os?: string;
+  arch?: string;
+  dir?: string;
+  apps?: Record<string, unknown>[];
+  startupScriptBehavior?: "non-blocking" | "blocking";
+  connectionTimeoutSeconds?: number;
+  metadata?: { key?: unknown; displayName?: unknown; interval?: unknown }[];
+};
+
+/** Metadata as declared in the template, each with its latest result. */
+function metadataView(spec: AgentSpecView, results: AgentRow["metadata_results"]): WorkspaceAgent["metadata"] {
+  return (spec.metadata ?? [])
+    .filter((m) => typeof m.key === "string")
+    .map((m) => {
+      const key = m.key as string;
+      return { key, display_name: typeof m.displayName === "string" ? m.displayName : key, interval: Number(m.interval ?? 0) || 0, result: results?.[key] ?? null };
+    });
 }
 
 export function toAgent(row: AgentRow, now: Date): WorkspaceAgent {
-  const spec = row.spec as { os?: string; arch?: string; dir?: string; apps?: Record<string, unknown>[] };
+  const spec = row.spec as AgentSpecView;
   return {
     id: row.id,
     name: row.name,
     resource_address: row.resource_address,
     status: agentStatus(row, now),
     lifecycle_state: row.lifecycle_state as WorkspaceAgent["lifecycle_state"],
+    lifecycle_changed_at: row.lifecycle_changed_at?.toISOString() ?? null,
     os: spec.os ?? "linux",
     arch: spec.arch ?? "amd64",
     directory: spec.dir ?? "",
     apps: spec.apps ?? [],
+    version: row.version,
+    api_version: row.api_version,
+    startup_script_behavior: spec.startupScriptBehavior ?? "non-blocking",
+    connection_timeout_seconds: spec.connectionTimeoutSeconds ?? 120,
+    metadata: metadataView(spec, row.metadata_results),
+    listening_ports: row.listening_ports ?? [],
+    stats: row.stats,
     first_connected_at: row.first_connected_at?.toISOString() ?? null,
     last_connected_at: row.last_connected_at?.toISOString() ?? null,
     disconnected_at: row.disconnected_at?.toISOString() ?? null,
@@ -87,6 +132,7 @@ export async function agentManifest(deps: Deps, agent: AgentRow): Promise<AgentM
     env?: Record<string, string>;
     startupScript?: string;
     startupScriptBehavior?: "non-blocking" | "blocking";
+    startupScriptTimeoutSeconds?: number;
     connectionTimeoutSeconds?: number;
     apps?: Record<string, unknown>[];
     metadata?: Record<string, unknown>[];
@@ -102,6 +148,7 @@ export async function agentManifest(deps: Deps, agent: AgentRow): Promise<AgentM
     env: spec.env ?? {},
     startup_script: spec.startupScript ?? "",
     startup_script_behavior: spec.startupScriptBehavior ?? "non-blocking",
+    startup_script_timeout_seconds: spec.startupScriptTimeoutSeconds ?? 0,
     connection_timeout_seconds: spec.connectionTimeoutSeconds ?? 120,
     apps: spec.apps ?? [],
     metadata: spec.metadata ?? [],

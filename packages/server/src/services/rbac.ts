@@ -8,7 +8,8 @@ export interface Subject {
 }
 
 export type ResourceType = "user" | "api_key" | "audit_log" | "deployment" | "template" | "file" | "workspace" | "provisioner_daemon" | "provisioner_key";
-export type Action = "read" | "create" | "update" | "update_password" | "update_status" | "assign_role" | "delete" | "build";
+/** `ssh` on a workspace: reach inside it through its agent (SSH, port forwarding, terminals). */
+export type Action = "read" | "create" | "update" | "update_password" | "update_status" | "assign_role" | "delete" | "build" | "ssh";
 
 /** What is being acted on. `ownerId` lets "own" grants apply (a user owns itself and its keys). */
 export interface AuthzObject {
@@ -48,7 +49,9 @@ export const POLICY: Record<SiteRole, readonly Grant[]> = {
     { resource: "api_key", actions: ["read", "create", "delete"], scope: "own" },
     // Every user may see templates (to create workspaces from them) and run their own workspaces.
     { resource: "template", actions: ["read"], scope: "all" },
-    { resource: "workspace", actions: ["read", "create", "update", "build", "delete"], scope: "own" },
+    // Only the owner gets inside a workspace (site owners too, through their "*"); template admins may
+    // read every workspace but not enter them.
+    { resource: "workspace", actions: ["read", "create", "update", "build", "delete", "ssh"], scope: "own" },
   ],
 };
 

@@ -159,6 +159,8 @@ export async function createBuild(deps: Deps, subject: Subject, w: WorkspaceRow,
     return insertBuildWithJob(tx, deps, { workspaceId: w.id, version, transition: req.transition, initiatorId: subject.userId, parameters, orphan: req.orphan ?? false, afterJob });
   });
   const build = (await bq.getBuild(deps.db, buildId))!;
+  // Watchers follow the new build from here (its job's status changes are the rest).
+  await publish(deps.db, "outpost_workspace", w.id);
   audit.set({
     action: req.transition === "delete" ? "delete" : "write",
     resourceType: "workspace_build",

@@ -7,6 +7,8 @@ import { silentLogger } from "../../src/logger.js";
 import type { Deps } from "../../src/services/deps.js";
 import { RateLimiter } from "../../src/services/rate-limit.js";
 import { PubSub } from "../../src/db/pubsub.js";
+import { AgentConnections } from "../../src/services/agent-conns.js";
+import { AgentBinary } from "../../src/services/agent-binary.js";
 import { createTestDatabase } from "./test-db.js";
 
 export interface TestServer {
@@ -31,6 +33,8 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
   const config: ServerConfig = parseConfig({ argv: [], env: { OUTPOST_HTTP_ADDRESS: "127.0.0.1:0", ...opts.env }, home: "/nonexistent" });
   const clock = new FakeClock(new Date());
   const pubsub = await PubSub.start(database.url, silentLogger());
+  const agentConns = new AgentConnections({ db: database.db, logger: silentLogger(), clock, pubsub });
+  await agentConns.start();
   const deps: Deps = {
     db: database.db,
     logger: silentLogger(),
@@ -39,6 +43,8 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
     loginLimiter: new RateLimiter(clock),
     buildInfo: { version: "0.0.0-test", commit: "test", api_version: "v2" },
     pubsub,
+    agentConns,
+    agentBinary: new AgentBinary(config.agentBinaryPath),
     builtinProvisionerKey: "builtin-test-provisioner-key",
   };
   const app = await buildApp(deps, { routes: allRoutes() });
@@ -56,6 +62,7 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
     clock,
     url,
     close: async () => {
+      await agentConns.close();
       await app.close();
       await pubsub.close();
       await database.drop();

@@ -6,7 +6,10 @@
  * Rows read: owner, user-admin, template-admin, auditor, member, anonymous.
  * Targets: the caller itself, another member, another owner, a user that does not exist, a deleted user.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allRoutes } from "../../src/http/routes.js";
@@ -90,7 +93,15 @@ async function makeKey(user: TestUser): Promise<string> {
 }
 
 /** Templates, versions and workspaces the fleet routes act on (made by the root owner in beforeAll). */
-const fleet = {} as { fileHash: string; template: string; spareVersion: string; workspace: { id: string; name: string; buildId: string } };
+const fleet = {} as {
+  fileHash: string;
+  template: string;
+  spareVersion: string;
+  workspace: { id: string; name: string; buildId: string };
+  /** A running workspace of the shared member with one agent (never connected). */
+  agented: { id: string; name: string; agentId: string };
+};
+const AGENT_BINARY = Buffer.from("#!/bin/sh\necho matrix agent\n");
 const DAEMON = { "outpost-provisioner-key": "builtin-test-provisioner-key" };
 const TAR = { "content-type": "application/x-tar" };
 
@@ -119,6 +130,25 @@ async function pushImported(template: string, name: string): Promise<void> {
 async function memberWorkspace(): Promise<{ id: string; name: string; buildId: string }> {
   const ws = await rootCall("POST", `/api/v2/users/${shared.member.username}/workspaces`, { name: uniq("ws"), template: fleet.template });
   return { id: ws.id, name: ws.name, buildId: ws.latest_build.id };
+}
+
+/** A running member workspace whose build reported an agent (through the daemon API). */
+async function agentedWorkspace(): Promise<{ id: string; name: string; agentId: string }> {
+  const ws = await memberWorkspace();
+  const daemon = await rootCall("POST", "/api/v2/provisionerdaemons", { name: "matrix" }, DAEMON);
+  for (;;) {
+    const job = await rootCall("POST", `/api/v2/provisionerdaemons/${daemon.id}/acquire`, { wait_seconds: 0 }, DAEMON);
+    if (!job) throw new Error("the agented workspace's build was never handed out");
+    if (job.build?.workspace_build_id !== ws.buildId) {
+      await rootCall("POST", `/api/v2/provisionerjobs/${job.id}/fail`, { error: "not built in the authz matrix" }, DAEMON);
+      continue;
+    }
+    const spec = { name: "main", os: "linux", arch: "amd64" };
+    const agents = [{ name: "main", resource_address: "docker_container.main", spec, token: "m".repeat(43) }];
+    await rootCall("POST", `/api/v2/provisionerjobs/${job.id}/complete`, { build: { state: [], agents } }, DAEMON);
+    const view = await rootCall("GET", `/api/v2/workspaces/${ws.id}`);
+    return { id: ws.id, name: ws.name, agentId: view.agents[0].id };
+  }
 }
 
 const ghost = (): TestUser => ({ id: randomUUID(), username: "ghost-user", email: "ghost@example.com", token: "", password: "", absent: true });
@@ -505,6 +535,47 @@ const MATRIX: Record<string, RouteSpec> = {
     request: () => ({ url: "/api/v2/workspaceagents/me/manifest" }),
     cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
   },
+  "GET /api/v2/workspaceagents/me/rpc": {
+    request: () => ({ url: "/api/v2/workspaceagents/me/rpc", headers: { "outpost-agent-api-version": "1" } }),
+    cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
+  },
+  // Agents are read like their workspace: the owner and whoever reads every workspace.
+  "GET /api/v2/workspaceagents/:agent": {
+    request: () => ({ url: `/api/v2/workspaceagents/${fleet.agented.agentId}`, check: (r) => void (r.statusCode === 200 && expect(r.json()).toMatchObject({ name: "main", status: "connecting" })) }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  "GET /api/v2/workspaceagents/:agent/logs": {
+    request: () => ({ url: `/api/v2/workspaceagents/${fleet.agented.agentId}/logs`, check: (r) => void (r.statusCode === 200 && expect(r.json().logs).toEqual([])) }),
+    cases: [{ target: "none", expect: [200, 404, 200, 404, 404, 401] }],
+  },
+  // Getting inside a workspace: its owner and site owners (503: the agent is not connected, the checks
+  // before it passed); template admins see the workspace but may not enter it (403).
+  "GET /api/v2/workspaceagents/:agent/connect": {
+    request: () => ({ url: `/api/v2/workspaceagents/${fleet.agented.agentId}/connect?kind=ssh` }),
+    cases: [{ target: "none", expect: [503, 404, 403, 404, 404, 401] }],
+  },
+  "GET /api/v2/users/:user/workspaces/:workspace/connect": {
+    request: () => ({ url: `/api/v2/users/${shared.member.username}/workspaces/${fleet.agented.name}/connect?kind=tcp&port=8080` }),
+    cases: [{ target: "none", expect: [503, 404, 403, 404, 404, 401] }],
+  },
+  "GET /api/v2/workspaceagents/:agent/pty": {
+    request: () => ({ url: `/api/v2/workspaceagents/${fleet.agented.agentId}/pty?reconnect=${randomUUID()}` }),
+    cases: [{ target: "none", expect: [503, 404, 403, 404, 404, 401] }],
+  },
+  // A WebSocket endpoint asked for without an upgrade: 426 once the caller may read the workspace.
+  "GET /api/v2/workspaces/:workspace/watch": {
+    request: () => ({ url: `/api/v2/workspaces/${fleet.agented.id}/watch` }),
+    cases: [{ target: "none", expect: [426, 404, 426, 404, 404, 401] }],
+  },
+  // The agent executable is public (workspace init scripts fetch it without credentials).
+  "GET /bin/outpost-agent-linux-amd64": {
+    request: () => ({ url: "/bin/outpost-agent-linux-amd64", check: (r) => expect(r.rawPayload.equals(AGENT_BINARY)).toBe(true) }),
+    cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 200] }],
+  },
+  "GET /bin/outpost-agent-linux-amd64.sha256": {
+    request: () => ({ url: "/bin/outpost-agent-linux-amd64.sha256", check: (r) => expect(r.body).toBe(`${createHash("sha256").update(AGENT_BINARY).digest("hex")}  outpost-agent-linux-amd64\n`) }),
+    cases: [{ target: "none", expect: [200, 200, 200, 200, 200, 200] }],
+  },
   "GET /api/v2/provisionerjobs/:job/archive": {
     request: () => ({ url: `/api/v2/provisionerjobs/${randomUUID()}/archive` }),
     cases: [{ target: "none", expect: [401, 401, 401, 401, 401, 401] }],
@@ -512,7 +583,9 @@ const MATRIX: Record<string, RouteSpec> = {
 };
 
 beforeAll(async () => {
-  s = await createTestServer({ env: { OUTPOST_LOGIN_RATE_LIMIT_IP: "1000000" } });
+  const binDir = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-matrix-bin-"));
+  fs.writeFileSync(path.join(binDir, "agent"), AGENT_BINARY);
+  s = await createTestServer({ env: { OUTPOST_LOGIN_RATE_LIMIT_IP: "1000000", OUTPOST_AGENT_BINARY: path.join(binDir, "agent") } });
   root = await setupOwner(s);
   for (const role of CALLERS) if (role !== "anonymous") actors[role] = await makeUser(rolesOf(role));
   shared.member = await makeUser([]);
@@ -528,6 +601,7 @@ beforeAll(async () => {
   await rootCall("POST", `/api/v2/templates/${fleet.template}/versions`, { file_hash: fleet.fileHash, name: "spare", activate: false });
   fleet.spareVersion = "spare";
   fleet.workspace = await memberWorkspace();
+  fleet.agented = await agentedWorkspace();
 });
 afterAll(async () => s?.close());
 
@@ -575,7 +649,7 @@ async function run(spec: RouteSpec, method: string, c: Case, caller: Caller, exp
   if (expected >= 400) {
     expect(errorShapeProblem(res)).toBeUndefined();
     const body = res.json();
-    expect(body.code).toBe({ 400: "INVALID_INPUT", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT" }[expected]);
+    expect(body.code).toBe({ 400: "INVALID_INPUT", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT", 426: "UPGRADE_REQUIRED", 503: "UNAVAILABLE" }[expected]);
     // A user you may not read looks exactly like one that does not exist.
     if (expected === 404 && target && !req.url.includes("/workspaces")) expect(body).toEqual({ code: "NOT_FOUND", message: "user not found" });
   }

@@ -1,8 +1,10 @@
+import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FleetClient } from "@outpost/sdk/client-fleet";
 import { PARAMS_TEMPLATE, daemonClient, tarOf, userClient } from "../helpers/fleet.js";
 import { createTestServer, setupOwner, type TestServer } from "../helpers/test-server.js";
+import { refusal } from "../helpers/ws.js";
 
 let s: TestServer;
 let owner: FleetClient;
@@ -63,19 +65,17 @@ describe("build logs over WebSocket", () => {
     expect(replay.messages.filter((m) => m.type === "log").map((m) => m.log!.output)).toEqual(["second"]);
   });
 
-  it("refuses a missing session, a foreign origin with the cookie, and a bad offset, in the API error shape", async () => {
+  it("refuses a missing session, a foreign origin with the cookie, and a bad offset before the upgrade, in the API error shape", async () => {
     const build = (await owner.listWorkspaces()).items[0]!.latest_build.id;
     const url = `${s.url.replace("http", "ws")}/api/v2/workspacebuilds/${build}/logs`;
-    const anon = collect(url, {});
-    expect((await anon.closed).code).toBe(4401);
-    expect(anon.messages).toEqual([{ type: "error", error: expect.objectContaining({ code: "UNAUTHENTICATED" }) }]);
+    expect(await refusal(url)).toMatchObject({ status: 401, error: { code: "UNAUTHENTICATED" } });
     const cookie = `outpost_session_token=${owner.token}`;
-    const foreign = collect(url, { cookie, origin: "http://evil.example" });
-    expect((await foreign.closed).code).toBe(4403);
+    expect(await refusal(url, { cookie, origin: "http://evil.example" })).toMatchObject({ status: 403, error: { code: "FORBIDDEN", message: "CSRF check failed" } });
     const sameSite = collect(url, { cookie, origin: s.url });
     expect((await sameSite.closed).code).toBe(1000);
-    const bad = collect(`${url}?after=-1`, { "Outpost-Session-Token": owner.token! });
-    expect((await bad.closed).code).toBe(4400);
-    expect(bad.messages[0]).toMatchObject({ type: "error", error: { code: "INVALID_INPUT" } });
+    const bad = await refusal(`${url}?after=-1`, { "Outpost-Session-Token": owner.token! });
+    expect(bad).toMatchObject({ status: 400, error: { code: "INVALID_INPUT", validations: [{ field: "query.after" }] } });
+    expect(await refusal(`${s.url.replace("http", "ws")}/api/v2/workspacebuilds/${randomUUID()}/logs`, { "Outpost-Session-Token": owner.token! })).toMatchObject({ status: 404 });
   });
+
 });

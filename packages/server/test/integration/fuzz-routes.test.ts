@@ -5,6 +5,9 @@
  *
  * FUZZ_RUNS (runs per route and caller, default 50) and FUZZ_SEED reproduce or deepen a run.
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import fc from "fast-check";
 import { ASSIGNABLE_ROLES } from "@outpost/sdk/roles";
 import { NAME_PATTERN } from "@outpost/sdk/names";
@@ -273,7 +276,10 @@ async function knownRefs(): Promise<{ users: string[]; keys: string[] }> {
 }
 
 beforeAll(async () => {
-  s = await createTestServer({ env: { OUTPOST_LOGIN_RATE_LIMIT_IP: "1000000", OUTPOST_LOGIN_RATE_LIMIT_ACCOUNT: "1000000" } });
+  // A small stand-in for the agent executable: the real one (88 MB) would be streamed on every shot.
+  const binDir = fs.mkdtempSync(path.join(os.tmpdir(), "outpost-fuzz-bin-"));
+  fs.writeFileSync(path.join(binDir, "agent"), "#!/bin/sh\n");
+  s = await createTestServer({ env: { OUTPOST_LOGIN_RATE_LIMIT_IP: "1000000", OUTPOST_LOGIN_RATE_LIMIT_ACCOUNT: "1000000", OUTPOST_AGENT_BINARY: path.join(binDir, "agent") } });
   const ownerToken = await setupOwner(s);
   ownerId = (await s.request({ method: "GET", url: "/api/v2/users/me", token: ownerToken })).json().id;
   actors.owner = { id: ownerId, username: OWNER.username, token: ownerToken };

@@ -66,6 +66,7 @@ describe("parseConfig", () => {
       provisionerDaemons: 3,
       provisionerHeartbeatTimeoutMs: 120_000,
       dockerSocket: "/var/run/docker.sock",
+      agentBinaryPath: expect.stringMatching(/\/packages\/agent\/dist\/outpost-agent-linux-amd64$/),
     });
   });
 
@@ -87,6 +88,7 @@ describe("parseConfig", () => {
       OUTPOST_PROVISIONER_DAEMONS: "0",
       OUTPOST_PROVISIONER_HEARTBEAT_TIMEOUT: "30s",
       OUTPOST_DOCKER_SOCKET: "/run/user/1000/docker.sock",
+      OUTPOST_AGENT_BINARY: "~/bin/agent",
     });
     expect(c).toEqual({
       httpAddress: { host: "0.0.0.0", port: 8080 },
@@ -105,6 +107,7 @@ describe("parseConfig", () => {
       provisionerDaemons: 0,
       provisionerHeartbeatTimeoutMs: 30_000,
       dockerSocket: "/run/user/1000/docker.sock",
+      agentBinaryPath: "/home/dev/bin/agent",
     });
   });
 

@@ -12,6 +12,7 @@ const ACTIONS = Object.keys({
   assign_role: 1,
   delete: 1,
   build: 1,
+  ssh: 1,
 } satisfies Record<Action, 1>) as Action[];
 const RESOURCES = Object.keys({
   user: 1,
@@ -46,9 +47,10 @@ const MEMBER_OWN = [
   "workspace:update",
   "workspace:build",
   "workspace:delete",
+  "workspace:ssh",
 ];
-const TEMPLATE_ALL = ["template:read", "template:create", "template:update", "template:update_password", "template:update_status", "template:assign_role", "template:delete", "template:build"];
-const FILE_ALL = ["file:read", "file:create", "file:update", "file:update_password", "file:update_status", "file:assign_role", "file:delete", "file:build"];
+const TEMPLATE_ALL = ["template:read", "template:create", "template:update", "template:update_password", "template:update_status", "template:assign_role", "template:delete", "template:build", "template:ssh"];
+const FILE_ALL = ["file:read", "file:create", "file:update", "file:update_password", "file:update_status", "file:assign_role", "file:delete", "file:build", "file:ssh"];
 const EXPECTED: Record<SiteRole, { all: string[] | "*"; own: string[] }> = {
   owner: { all: "*", own: [] },
   "user-admin": {

@@ -70,6 +70,11 @@ export async function touchWorkspace(q: Queryable, id: string, now: Date): Promi
   await q.query("UPDATE workspaces SET updated_at = $2 WHERE id = $1", [id, now]);
 }
 
+/** Records use of the workspace (connections through its agent); never moves the time backwards. */
+export async function touchWorkspaceUsed(q: Queryable, id: string, now: Date): Promise<void> {
+  await q.query("UPDATE workspaces SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)", [id, now]);
+}
+
 /** Serialises build creation per workspace (two concurrent starts: one wins, the other sees a build in progress). */
 export async function lockWorkspace(q: Queryable, id: string): Promise<void> {
   await q.query("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE", [id]);

@@ -27,7 +27,7 @@ const LogsQuerySchema = z.strictObject({
 const IdParam = (name: string) => z.strictObject({ [name]: z.string().uuid(`must be an id`) });
 const JobParamSchema = z.strictObject({ job: z.string().uuid("must be a job id") });
 
-/** Live logs over a WebSocket: replay after `after`, then each new line, then `end` with the job. */
+/** Live logs over a WebSocket: replay after `after`, then each new line, then `end` with the job. (The job is resolved before the upgrade.) */
 async function streamLogs(socket: LiveSocket, deps: Deps, jobId: string, after: number, signal: AbortSignal): Promise<void> {
   let cursor = after;
   while (!signal.aborted) {
@@ -61,11 +61,12 @@ export const jobRoutes: RouteDef[] = [
       if (!version || !authorize(caller.subject, "read", { type: "template" })) throw notFound("template version");
       return jobs.waitForLogs(deps, version.job_id, query.after, query.wait, signal);
     },
-    websocket: async (socket, { deps, caller, params, query, signal }) => {
+    beforeUpgrade: async ({ deps, caller, params }) => {
       const version = await getTemplateVersion(deps.db, params.version as string);
       if (!version || !authorize(caller.subject, "read", { type: "template" })) throw notFound("template version");
-      await streamLogs(socket, deps, version.job_id, query.after, signal);
+      return version.job_id;
     },
+    websocket: (socket, { deps, query, signal }, jobId) => streamLogs(socket, deps, jobId, query.after, signal),
   }),
   route({
     method: "GET",
@@ -79,9 +80,8 @@ export const jobRoutes: RouteDef[] = [
       const job = await planJob(deps, caller.subject, params.plan as string);
       return jobs.waitForLogs(deps, job.id, query.after, query.wait, signal);
     },
-    websocket: async (socket, { deps, caller, params, query, signal }) => {
-      await streamLogs(socket, deps, (await planJob(deps, caller.subject, params.plan as string)).id, query.after, signal);
-    },
+    beforeUpgrade: async ({ deps, caller, params }) => (await planJob(deps, caller.subject, params.plan as string)).id,
+    websocket: (socket, { deps, query, signal }, jobId) => streamLogs(socket, deps, jobId, query.after, signal),
   }),
   route({
     method: "GET",
@@ -95,10 +95,8 @@ export const jobRoutes: RouteDef[] = [
       const { build } = await resolveBuild(deps, caller.subject, params.build as string);
       return jobs.waitForLogs(deps, build.job_id, query.after, query.wait, signal);
     },
-    websocket: async (socket, { deps, caller, params, query, signal }) => {
-      const { build } = await resolveBuild(deps, caller.subject, params.build as string);
-      await streamLogs(socket, deps, build.job_id, query.after, signal);
-    },
+    beforeUpgrade: async ({ deps, caller, params }) => (await resolveBuild(deps, caller.subject, params.build as string)).build.job_id,
+    websocket: (socket, { deps, query, signal }, jobId) => streamLogs(socket, deps, jobId, query.after, signal),
   }),
   route({
     method: "GET",

@@ -8,7 +8,9 @@ import {
 } from "@outpost/sdk/workspaces";
 import { UserParamSchema } from "@outpost/sdk/users";
 import * as workspaces from "../../services/workspaces.js";
+import { watchWorkspace } from "../../services/workspace-watch.js";
 import { route, type RouteDef } from "../route.js";
+import { upgradeRequired } from "../../errors.js";
 
 export const workspaceRoutes: RouteDef[] = [
   route({
@@ -50,6 +52,28 @@ export const workspaceRoutes: RouteDef[] = [
     summary: "Get a workspace by id",
     params: WorkspaceParamSchema,
     handler: async ({ deps, caller, params }) => workspaces.workspaceView(deps, await workspaces.resolveWorkspace(deps, caller.subject, params.workspace)),
+  }),
+  route({
+    method: "GET",
+    url: "/api/v2/workspaces/:workspace/watch",
+    authenticated: true,
+    action: "read:workspace",
+    summary: "The workspace (WebSocket): {\"type\":\"workspace\"} now and on every change of it, its builds or its agents",
+    params: WorkspaceParamSchema,
+    beforeUpgrade: async ({ deps, caller, params }) => void (await workspaces.resolveWorkspace(deps, caller.subject, params.workspace)),
+    websocket: async (socket, { deps, params, signal }) => {
+      // A slow reader skips intermediate states: it gets the latest one once it catches up.
+      const emit = (workspace: unknown) => {
+        if (socket.readyState !== socket.OPEN || socket.bufferedAmount > 1024 * 1024) return false;
+        socket.send(JSON.stringify({ type: "workspace", workspace }));
+        return true;
+      };
+      if ((await watchWorkspace(deps, params.workspace, emit, signal)) === "deleted" && socket.readyState === socket.OPEN) socket.close(1000, "workspace deleted");
+    },
+    handler: async ({ deps, caller, params }) => {
+      await workspaces.resolveWorkspace(deps, caller.subject, params.workspace);
+      throw upgradeRequired();
+    },
   }),
   route({
     method: "GET",
