@@ -93,7 +93,6 @@ export function createSshServer(opts: SshServerOptions): SshServer {
       // A client that vanished without closing (the tunnel kept the stream open) is dropped after ~2 min.
       keepaliveInterval: 30_000,
       keepaliveCountMax: 4,
-      debug: (m: string) => { if (/SFTP|CHANNEL/.test(m)) console.log("DBG", m); },
     });
   const servers = { openssh: makeServer(GCM_CIPHERS), other: makeServer(ALL_CIPHERS) };
 

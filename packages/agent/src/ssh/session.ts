@@ -183,11 +183,15 @@ function startBuiltinSftp(ctx: SessionContext, accept: () => SFTPWrapper): void 
   const server = serveBuiltinSftp(sftp, {
     cwd: ready,
     touch: ctx.touch,
-    onError: (message, err) => ctx.log.warn(`ssh: sftp: ${message}`, { err: String(err) }),
   });
   const untrack = ctx.track(() => server.close());
-  // The client's EOF ends the session (sftp-server exits on EOF, which closes its channel).
-  sftp.once("end", () => { console.log("SFTP END", new Error().stack); sftp.end(); });
+  // The client's EOF ends the session like sftp-server's exit on EOF: exit-status 0, then CLOSE (scp
+  // reports failure when ssh exits 255 for want of an exit status).
+  sftp.once("end", () => {
+    const ch = sftp as unknown as { outgoing?: { id: number; state: string }; _protocol?: { exitStatus?(id: number, status: number): void } };
+    if (ch.outgoing?.state === "open") ch._protocol?.exitStatus?.(ch.outgoing.id, 0);
+    sftp.end();
+  });
   sftp.once("close", () => {
     server.close();
     untrack();

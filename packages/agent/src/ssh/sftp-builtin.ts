@@ -1,13 +1,17 @@
 // The built-in SFTP server, for images without OpenSSH's sftp-server: SFTP v3 on ssh2's server-side
 // parser, enough for OpenSSH's sftp (ls, get, put, mkdir, rm, rename, ln -s, chmod) and scp (which
 // speaks SFTP by default since OpenSSH 9). Relative paths resolve against the session directory, as
-// they do against sftp-server's working directory. READ and WRITE use raw fds with positioned I/O
-// (clients keep many requests in flight and may answer out of order); handles are closed when the
-// channel closes.
+// they do against sftp-server's working directory.
+//
+// Ordering: replies go out in request order. OpenSSH's client keeps many READ/WRITE requests in
+// flight and, for scp (in-place transfers), truncates the file at the highest offset acknowledged in
+// order: answering out of order (as parallel fs calls would) silently loses data. READs and WRITEs
+// still run in parallel with each other (the fs thread pool); every other request waits for what came
+// before it and holds back what comes after, as sftp-server's single loop does.
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import type { Attributes, SFTPWrapper } from "ssh2";
+import type { Attributes, FileEntry, SFTPWrapper } from "ssh2";
 import { FX, longName, openFlags, statusOf, toAttrs } from "./sftp-fs.js";
 
 /** Largest READ answered (OpenSSH's sftp-server limit; clients ask for 32-256 KiB). */
@@ -15,32 +19,81 @@ const MAX_READ = 256 * 1024;
 /** Names per READDIR answer. */
 const READDIR_BATCH = 128;
 
-type Handle =
-  | { kind: "file"; fd: number }
-  | { kind: "dir"; path: string; names: string[] | undefined };
+type Handle = { kind: "file"; fd: number } | { kind: "dir"; path: string; names: string[] | undefined };
+
+/** The one answer a request gets. */
+interface Reply {
+  status(code: number, message?: string): void;
+  handle(handle: Buffer): void;
+  data(data: Buffer): void;
+  name(names: FileEntry[]): void;
+  attrs(attrs: Attributes): void;
+}
 
 export interface BuiltinSftpOptions {
   /** The directory relative paths resolve against; requests wait until it is known. */
   cwd: Promise<string>;
   touch: () => void;
-  onError: (message: string, err: unknown) => void;
 }
+
+const fdRead = (fd: number, buf: Buffer, position: number) =>
+  new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
+const fdWrite = (fd: number, buf: Buffer, offset: number, position: number) =>
+  new Promise<number>((resolve, reject) => fs.write(fd, buf, offset, buf.length - offset, position, (err, n) => (err ? reject(err) : resolve(n))));
+const fdOp = (op: (cb: (err: NodeJS.ErrnoException | null) => void) => void) =>
+  new Promise<void>((resolve, reject) => op((err) => (err ? reject(err) : resolve())));
 
 export function serveBuiltinSftp(sftp: SFTPWrapper, opts: BuiltinSftpOptions): { close(): void } {
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
   let cwd = "/";
-  let ready = false;
-  const gate = opts.cwd.then((dir) => {
-    cwd = dir;
-    ready = true;
-  });
+  let closed = false;
   const resolve = (p: string) => path.resolve(cwd, p === "" ? "." : p);
-  // Handlers registered through `on` run in arrival order, after the gate opened.
-  const on = <A extends unknown[]>(event: string, handler: (...args: A) => void) => {
-    sftp.on(event, (...args: A) => {
-      if (ready) handler(...args);
-      else void gate.then(() => handler(...args));
+
+  // Replies in request order: each request takes a slot; slots are flushed from the front.
+  const slots: { send?: () => void }[] = [];
+  const flush = () => {
+    while (slots.length > 0 && slots[0]!.send) slots.shift()!.send!();
+  };
+  const replyFor = (reqid: number): Reply => {
+    const slot: { send?: () => void } = {};
+    slots.push(slot);
+    const answer = (send: () => void) => {
+      if (slot.send) return;
+      slot.send = () => {
+        if (!closed) send();
+      };
+      flush();
+    };
+    return {
+      status: (code, message) => answer(() => sftp.status(reqid, code, message ?? "")),
+      handle: (h) => answer(() => sftp.handle(reqid, h)),
+      data: (d) => answer(() => sftp.data(reqid, d)),
+      name: (n) => answer(() => sftp.name(reqid, n)),
+      attrs: (a) => answer(() => sftp.attrs(reqid, a)),
+    };
+  };
+
+  // Execution order: `barrier` settles when every request before the last exclusive one is done.
+  let barrier: Promise<unknown> = opts.cwd.then((dir) => void (cwd = dir));
+  const parallel = new Set<Promise<unknown>>();
+  const on = <A extends unknown[]>(event: string, exclusive: boolean, handler: (res: Reply, ...args: A) => Promise<void>) => {
+    sftp.on(event, (reqid: number, ...args: A) => {
+      const res = replyFor(reqid);
+      const exec = () =>
+        handler(res, ...args).catch((err: unknown) => {
+          const { code, message } = statusOf(err);
+          res.status(code, message);
+        });
+      if (exclusive) {
+        const before = [barrier, ...parallel];
+        parallel.clear();
+        barrier = Promise.allSettled(before).then(exec);
+      } else {
+        const run = barrier.then(exec);
+        parallel.add(run);
+        void run.finally(() => parallel.delete(run));
+      }
     });
   };
 
@@ -56,120 +109,91 @@ export function serveBuiltinSftp(sftp: SFTPWrapper, opts: BuiltinSftpOptions): {
     const id = buf.readUInt32BE(0);
     return [id, handles.get(id)];
   };
-  const fail = (reqid: number, err: unknown) => {
-    const { code, message } = statusOf(err);
-    sftp.status(reqid, code, message);
-  };
-  const ok = (reqid: number) => sftp.status(reqid, FX.OK);
-  const badHandle = (reqid: number) => sftp.status(reqid, FX.FAILURE, "Invalid handle");
-  /** Runs an async operation and answers OK, or the error's status. */
-  const run = (reqid: number, op: () => Promise<unknown>) => {
-    op().then(
-      () => ok(reqid),
-      (err: unknown) => fail(reqid, err),
-    );
-  };
+  const invalidHandle = (res: Reply) => res.status(FX.FAILURE, "Invalid handle");
 
-  on("OPEN", (reqid: number, filename: string, pflags: number, attrs: Partial<Attributes>) => {
+  on("OPEN", true, async (res, filename: string, pflags: number, attrs: Partial<Attributes>) => {
     opts.touch();
     const mode = typeof attrs.mode === "number" ? attrs.mode & 0o7777 : 0o666;
-    fs.open(resolve(filename), openFlags(pflags), mode, (err, fd) => {
-      if (err) fail(reqid, err);
-      else sftp.handle(reqid, newHandle({ kind: "file", fd }));
-    });
+    const fd = await new Promise<number>((ok, fail) => fs.open(resolve(filename), openFlags(pflags), mode, (err, fd) => (err ? fail(err) : ok(fd))));
+    if (closed) fs.close(fd, () => {}); // the channel went away while the file was being opened
+    else res.handle(newHandle({ kind: "file", fd }));
   });
 
-  on("READ", (reqid: number, handle: Buffer, offset: number, length: number) => {
+  on("READ", false, async (res, handle: Buffer, offset: number, length: number) => {
     const [, h] = lookup(handle);
-    if (h?.kind !== "file") return badHandle(reqid);
+    if (h?.kind !== "file") return invalidHandle(res);
     opts.touch();
     const buf = Buffer.allocUnsafe(Math.min(length, MAX_READ));
-    fs.read(h.fd, buf, 0, buf.length, offset, (err, n) => {
-      if (err) fail(reqid, err);
-      else if (n === 0) sftp.status(reqid, FX.EOF);
-      else sftp.data(reqid, n === buf.length ? buf : buf.subarray(0, n));
-    });
+    const n = await fdRead(h.fd, buf, offset);
+    if (n === 0) res.status(FX.EOF);
+    else res.data(n === buf.length ? buf : buf.subarray(0, n));
   });
 
-  on("WRITE", (reqid: number, handle: Buffer, offset: number, data: Buffer) => {
+  on("WRITE", false, async (res, handle: Buffer, offset: number, data: Buffer) => {
     const [, h] = lookup(handle);
-    if (h?.kind !== "file") return badHandle(reqid);
+    if (h?.kind !== "file") return invalidHandle(res);
     opts.touch();
-    const writeFrom = (done: number) => {
-      fs.write(h.fd, data, done, data.length - done, offset + done, (err, n) => {
-        if (err) fail(reqid, err);
-        else if (done + n < data.length) writeFrom(done + n);
-        else ok(reqid);
-      });
-    };
-    writeFrom(0);
+    for (let done = 0; done < data.length; ) done += await fdWrite(h.fd, data, done, offset + done);
+    res.status(FX.OK);
   });
 
-  on("CLOSE", (reqid: number, handle: Buffer) => {
+  on("CLOSE", true, async (res, handle: Buffer) => {
     const [id, h] = lookup(handle);
-    if (!h) return badHandle(reqid);
+    if (!h) return invalidHandle(res);
     handles.delete(id);
-    if (h.kind === "dir") return ok(reqid);
-    fs.close(h.fd, (err) => (err ? fail(reqid, err) : ok(reqid)));
+    if (h.kind === "file") await fdOp((cb) => fs.close(h.fd, cb));
+    res.status(FX.OK);
   });
 
-  on("FSTAT", (reqid: number, handle: Buffer) => {
+  on("FSTAT", true, async (res, handle: Buffer) => {
     const [, h] = lookup(handle);
-    if (!h) return badHandle(reqid);
-    const done = (err: Error | null, st: fs.Stats) => (err ? fail(reqid, err) : sftp.attrs(reqid, toAttrs(st)));
-    if (h.kind === "file") fs.fstat(h.fd, done);
-    else fs.stat(h.path, done);
+    if (!h) return invalidHandle(res);
+    const st = h.kind === "file" ? await new Promise<fs.Stats>((ok, fail) => fs.fstat(h.fd, (e, s) => (e ? fail(e) : ok(s)))) : await fsp.stat(h.path);
+    res.attrs(toAttrs(st));
   });
-
-  const statWith = (statFn: typeof fs.stat) => (reqid: number, p: string) => {
-    statFn(resolve(p), (err, st) => (err ? fail(reqid, err) : sftp.attrs(reqid, toAttrs(st))));
-  };
-  on("STAT", statWith(fs.stat));
-  on("LSTAT", statWith(fs.lstat));
+  on("STAT", true, async (res, p: string) => res.attrs(toAttrs(await fsp.stat(resolve(p)))));
+  on("LSTAT", true, async (res, p: string) => res.attrs(toAttrs(await fsp.lstat(resolve(p)))));
 
   const applyAttrs = async (target: { path: string } | { fd: number }, attrs: Partial<Attributes>) => {
-    const byPath = "path" in target;
-    if (typeof attrs.size === "number") {
-      await (byPath ? fsp.truncate(target.path, attrs.size) : new Promise<void>((res, rej) => fs.ftruncate(target.fd, attrs.size, (e) => (e ? rej(e) : res()))));
+    const { size, uid, gid, mode, atime, mtime } = attrs;
+    if ("path" in target) {
+      if (typeof size === "number") await fsp.truncate(target.path, size);
+      if (typeof uid === "number" && typeof gid === "number") await fsp.chown(target.path, uid, gid);
+      if (typeof mode === "number") await fsp.chmod(target.path, mode & 0o7777);
+      if (typeof atime === "number" && typeof mtime === "number") await fsp.utimes(target.path, atime, mtime);
+      return;
     }
-    if (typeof attrs.uid === "number" && typeof attrs.gid === "number") {
-      const { uid, gid } = attrs;
-      await (byPath ? fsp.chown(target.path, uid, gid) : new Promise<void>((res, rej) => fs.fchown(target.fd, uid, gid, (e) => (e ? rej(e) : res()))));
-    }
-    if (typeof attrs.mode === "number") {
-      const mode = attrs.mode & 0o7777;
-      await (byPath ? fsp.chmod(target.path, mode) : new Promise<void>((res, rej) => fs.fchmod(target.fd, mode, (e) => (e ? rej(e) : res()))));
-    }
-    if (typeof attrs.atime === "number" && typeof attrs.mtime === "number") {
-      const { atime, mtime } = attrs;
-      await (byPath ? fsp.utimes(target.path, atime, mtime) : new Promise<void>((res, rej) => fs.futimes(target.fd, atime, mtime, (e) => (e ? rej(e) : res()))));
-    }
+    const { fd } = target;
+    if (typeof size === "number") await fdOp((cb) => fs.ftruncate(fd, size, cb));
+    if (typeof uid === "number" && typeof gid === "number") await fdOp((cb) => fs.fchown(fd, uid, gid, cb));
+    if (typeof mode === "number") await fdOp((cb) => fs.fchmod(fd, mode & 0o7777, cb));
+    if (typeof atime === "number" && typeof mtime === "number") await fdOp((cb) => fs.futimes(fd, atime, mtime, cb));
   };
-  on("SETSTAT", (reqid: number, p: string, attrs: Partial<Attributes>) => run(reqid, () => applyAttrs({ path: resolve(p) }, attrs)));
-  on("FSETSTAT", (reqid: number, handle: Buffer, attrs: Partial<Attributes>) => {
+  on("SETSTAT", true, async (res, p: string, attrs: Partial<Attributes>) => {
+    await applyAttrs({ path: resolve(p) }, attrs);
+    res.status(FX.OK);
+  });
+  on("FSETSTAT", true, async (res, handle: Buffer, attrs: Partial<Attributes>) => {
     const [, h] = lookup(handle);
-    if (!h) return badHandle(reqid);
-    run(reqid, () => applyAttrs(h.kind === "file" ? { fd: h.fd } : { path: h.path }, attrs));
+    if (!h) return invalidHandle(res);
+    await applyAttrs(h.kind === "file" ? { fd: h.fd } : { path: h.path }, attrs);
+    res.status(FX.OK);
   });
 
-  on("OPENDIR", (reqid: number, p: string) => {
+  on("OPENDIR", true, async (res, p: string) => {
     const dir = resolve(p);
-    fs.stat(dir, (err, st) => {
-      if (err) return fail(reqid, err);
-      if (!st.isDirectory()) return sftp.status(reqid, FX.FAILURE, "Not a directory");
-      sftp.handle(reqid, newHandle({ kind: "dir", path: dir, names: undefined }));
-    });
+    if (!(await fsp.stat(dir)).isDirectory()) return res.status(FX.FAILURE, "Not a directory");
+    res.handle(newHandle({ kind: "dir", path: dir, names: undefined }));
   });
 
-  on("READDIR", (reqid: number, handle: Buffer) => {
+  on("READDIR", true, async (res, handle: Buffer) => {
     const [, h] = lookup(handle);
-    if (h?.kind !== "dir") return badHandle(reqid);
+    if (h?.kind !== "dir") return invalidHandle(res);
     opts.touch();
-    void (async () => {
-      h.names ??= [".", "..", ...(await fsp.readdir(h.path))];
+    h.names ??= [".", "..", ...(await fsp.readdir(h.path))];
+    const now = Date.now();
+    while (h.names.length > 0) {
       const batch = h.names.splice(0, READDIR_BATCH);
-      if (batch.length === 0) return sftp.status(reqid, FX.EOF);
-      const now = Date.now();
       const entries = await Promise.all(
         batch.map(async (filename) => {
           try {
@@ -181,57 +205,65 @@ export function serveBuiltinSftp(sftp: SFTPWrapper, opts: BuiltinSftpOptions): {
         }),
       );
       const found = entries.filter((e) => e !== undefined);
-      if (found.length === 0 && h.names.length === 0) return sftp.status(reqid, FX.EOF);
-      sftp.name(reqid, found);
-    })().catch((err: unknown) => fail(reqid, err));
+      if (found.length > 0) return res.name(found);
+    }
+    res.status(FX.EOF);
   });
 
-  on("REALPATH", (reqid: number, p: string) => {
+  on("REALPATH", true, async (res, p: string) => {
     const full = resolve(p);
-    void (async () => {
-      let real: string;
-      try {
-        real = await fsp.realpath(full);
-      } catch (err) {
-        // Like sftp-server: the last component may not exist yet (the target of a put).
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-        real = path.join(await fsp.realpath(path.dirname(full)), path.basename(full));
-      }
-      sftp.name(reqid, [{ filename: real, longname: real, attrs: {} as Attributes }]);
-    })().catch((err: unknown) => fail(reqid, err));
+    let real: string;
+    try {
+      real = await fsp.realpath(full);
+    } catch (err) {
+      // Like sftp-server: the last component may not exist yet (the target of a put).
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      real = path.join(await fsp.realpath(path.dirname(full)), path.basename(full));
+    }
+    res.name([{ filename: real, longname: real, attrs: {} as Attributes }]);
   });
 
-  on("MKDIR", (reqid: number, p: string, attrs: Partial<Attributes>) => {
-    const mode = typeof attrs.mode === "number" ? attrs.mode & 0o7777 : 0o777;
-    run(reqid, () => fsp.mkdir(resolve(p), { mode }));
+  on("MKDIR", true, async (res, p: string, attrs: Partial<Attributes>) => {
+    await fsp.mkdir(resolve(p), { mode: typeof attrs.mode === "number" ? attrs.mode & 0o7777 : 0o777 });
+    res.status(FX.OK);
   });
-  on("RMDIR", (reqid: number, p: string) => run(reqid, () => fsp.rmdir(resolve(p))));
-  on("REMOVE", (reqid: number, p: string) => run(reqid, () => fsp.unlink(resolve(p))));
+  on("RMDIR", true, async (res, p: string) => {
+    await fsp.rmdir(resolve(p));
+    res.status(FX.OK);
+  });
+  on("REMOVE", true, async (res, p: string) => {
+    await fsp.unlink(resolve(p));
+    res.status(FX.OK);
+  });
 
-  on("RENAME", (reqid: number, from: string, to: string) => {
+  on("RENAME", true, async (res, from: string, to: string) => {
     // SFTP v3 RENAME must not replace an existing file (sftp-server refuses too); clients that want
     // POSIX semantics use posix-rename@openssh.com, which this server does not advertise.
     const target = resolve(to);
-    fsp.lstat(target).then(
-      () => sftp.status(reqid, FX.FAILURE, "Target exists"),
-      () => run(reqid, () => fsp.rename(resolve(from), target)),
+    const exists = await fsp.lstat(target).then(
+      () => true,
+      () => false,
     );
+    if (exists) return res.status(FX.FAILURE, "Target exists");
+    await fsp.rename(resolve(from), target);
+    res.status(FX.OK);
   });
 
-  on("READLINK", (reqid: number, p: string) => {
-    fs.readlink(resolve(p), (err, target) => {
-      if (err) fail(reqid, err);
-      else sftp.name(reqid, [{ filename: target, longname: target, attrs: {} as Attributes }]);
-    });
+  on("READLINK", true, async (res, p: string) => {
+    const target = await fsp.readlink(resolve(p));
+    res.name([{ filename: target, longname: target, attrs: {} as Attributes }]);
   });
 
   // ssh2 already swapped OpenSSH's reversed SYMLINK arguments back into (linkPath, targetPath).
-  on("SYMLINK", (reqid: number, linkPath: string, targetPath: string) => {
-    run(reqid, () => fsp.symlink(targetPath, resolve(linkPath)));
+  on("SYMLINK", true, async (res, linkPath: string, targetPath: string) => {
+    await fsp.symlink(targetPath, resolve(linkPath));
+    res.status(FX.OK);
   });
 
   return {
     close: () => {
+      closed = true;
+      slots.length = 0;
       for (const h of handles.values()) {
         if (h.kind === "file") fs.close(h.fd, () => {});
       }

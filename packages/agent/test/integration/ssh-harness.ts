@@ -2,7 +2,7 @@
 // socket goes to handle(), as the agent does with mux streams), the real OpenSSH client with a temp
 // HOME and no config, and an ssh2 client for what OpenSSH cannot be told to do (resize, signals).
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -89,6 +89,9 @@ export interface RunResult {
 
 export interface RunOptions {
   input?: string | Buffer;
+  /** Files for the child's stdin / stdout instead of pipes (large transfers). */
+  stdinFile?: string;
+  stdoutFile?: string;
   env?: Record<string, string>;
   timeoutMs?: number;
   cwd?: string;
@@ -97,15 +100,19 @@ export interface RunOptions {
 /** Runs a client program (ssh, scp, sftp, rsync) with the harness's HOME. */
 export function run(h: Harness, file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    const stdinFd = opts.stdinFile ? openSync(opts.stdinFile, "r") : undefined;
+    const stdoutFd = opts.stdoutFile ? openSync(opts.stdoutFile, "w") : undefined;
     const child = spawn(file, args, {
       cwd: opts.cwd ?? h.clientHome,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: h.clientHome, ...opts.env },
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [stdinFd ?? "pipe", stdoutFd ?? "pipe", "pipe"],
     });
+    if (stdinFd !== undefined) closeSync(stdinFd);
+    if (stdoutFd !== undefined) closeSync(stdoutFd);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`${file} ${args.join(" ")}: no exit after ${opts.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
@@ -115,9 +122,19 @@ export function run(h: Harness, file: string, args: string[], opts: RunOptions =
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
-    child.stdin.on("error", () => {});
-    child.stdin.end(opts.input);
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(opts.input);
   });
+}
+
+/** The harness's ssh options for scp and sftp (`-P` instead of `-p`). */
+export function scpOptions(h: Harness): string[] {
+  return h.sshOptions.map((o) => (o === "-p" ? "-P" : o));
+}
+
+/** The ssh command line for `rsync -e` (and anything else that takes one). */
+export function sshCommandLine(h: Harness): string {
+  return ["ssh", ...h.sshOptions].join(" ");
 }
 
 /** `ssh [options] 127.0.0.1 [command]` */
