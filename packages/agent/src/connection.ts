@@ -69,6 +69,7 @@ export async function establish(ws: WebSocket, options: ConnectionOptions): Prom
     mux.receive(data as Buffer);
   });
   ws.on("error", (err) => log.debug("websocket error", { error: err }));
+  ws.resume(); // dialServer paused it so no frame arrives before these handlers
   const closed = mux.closed.then(async (err): Promise<Closed> => {
     // The server says why in its close frame (4000+status) right after its GOAWAY: wait for it briefly.
     if (ws.readyState === ws.OPEN) ws.close(1000, "agent closing");

@@ -29,7 +29,7 @@ export function rpcUrl(serverUrl: string): string {
   return `${serverUrl.replace(/\/+$/, "")}${AGENT_RPC_PATH}`;
 }
 
-/** Resolves with the open socket; rejects with a DialError saying why it could not connect. */
+/** Resolves with the open socket, paused (call resume()); rejects with a DialError saying why it could not connect. */
 export function dialServer(options: DialOptions): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -58,7 +58,12 @@ export function dialServer(options: DialOptions): Promise<WebSocket> {
     }
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
-    ws.once("open", () => settle(undefined));
+    ws.once("open", () => {
+      // The server speaks first, maybe in the same packet as the 101: hold incoming frames until the
+      // caller has its handlers on (establish() resumes), or they would be emitted to nobody.
+      ws.pause();
+      settle(undefined);
+    });
     ws.on("error", (err) => settle(new DialError(`cannot reach the server: ${describeNetError(err)}`)));
     ws.on("unexpected-response", (_req, res) => {
       const chunks: Buffer[] = [];

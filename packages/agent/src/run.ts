@@ -8,8 +8,9 @@ import os from "node:os";
 import type { AgentManifest } from "@outpost/sdk/agents";
 import pkg from "@outpost/agent/package.json" with { type: "json" };
 import { createBackoff } from "./backoff.js";
-import { systemClock, type AgentClock } from "./clock.js";
+import { sleep, systemClock, type AgentClock } from "./clock.js";
 import type { Connection } from "./connection.js";
+import { generateHostKey } from "./host-key.js";
 import { createLogger, type AgentLogger } from "./logger.js";
 import { parseMetadataItems, startMetadata, type MetadataRunner } from "./metadata.js";
 import { watchListeningPorts } from "./listening-ports.js";
@@ -23,6 +24,9 @@ import { runTunnel } from "./tunnel.js";
 import { childEnv, minimalEnv, resolveDirectory } from "./workspace-env.js";
 
 export const AGENT_VERSION: string = pkg.version;
+
+/** Between the last message and closing the connection at shutdown (see the shutdown below). */
+const CLOSE_GRACE_MS = 300;
 
 export interface RunAgentOptions {
   /** The server's base URL (http(s)://host[:port]), as in OUTPOST_AGENT_URL. */
@@ -96,6 +100,7 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
     log: log.child({ component: "ssh" }),
     beforeSession,
     sftpServerPath: options.sftpServerPath,
+    hostKey: generateHostKey(),
     killGraceMs: grace,
   });
   const ptys = new ReconnectingPtys({
@@ -131,7 +136,9 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
     if (items.length > 0) metadata = startMetadata({ items, directory, env: env(), clock, log: log.child({ component: "metadata" }), send: (r) => outbox.setMetadata(r) });
   };
 
+  let current: Connection | undefined;
   const onConnected = (conn: Connection) => {
+    current = conn;
     outbox.attach((message) => conn.send(message));
     const m = conn.hello.manifest;
     if (!manifest) start(m);
@@ -148,7 +155,10 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
     backoff: createBackoff({ initialMs: options.backoff?.initialMs, maxMs: options.backoff?.maxMs, random: options.random }),
     onStream,
     onConnected,
-    onDisconnected: () => outbox.detach(),
+    onDisconnected: () => {
+      current = undefined;
+      outbox.detach();
+    },
     signal: tunnelStop.signal,
     helloTimeoutMs: options.helloTimeoutMs,
     keepalive: options.keepalive,
@@ -170,6 +180,12 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
   outbox.setStats(stats.snapshot());
   outbox.setLifecycle("off");
   if (!(await outbox.flush(grace, (fn, ms) => clock.setTimeout(fn, ms)))) log.warn("could not tell the server everything before shutting down");
+  if (current && !current.mux.isClosed) {
+    // "Sent" is not "read": closing the mux at once would make the server drop what it has not read yet
+    // (the off state). No new streams from now on; give the server a moment to read, then close.
+    current.mux.goAway("agent shutting down");
+    await sleep(clock, CLOSE_GRACE_MS);
+  }
   tunnelStop.abort();
   await tunnel;
   clearInterval(keepAlive);

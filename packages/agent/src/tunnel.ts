@@ -38,6 +38,8 @@ export async function runTunnel(options: TunnelOptions): Promise<void> {
     let failure: { level: "debug" | "warn" | "error"; message: string; fields?: Record<string, unknown> } | undefined;
     try {
       const ws = await dialServer({ url: options.url, token: options.token, signal });
+      const abortHello = () => ws.terminate();
+      signal.addEventListener("abort", abortHello, { once: true });
       const conn = await establish(ws, {
         clock: options.clock,
         log,
@@ -45,7 +47,7 @@ export async function runTunnel(options: TunnelOptions): Promise<void> {
         onStream: options.onStream,
         helloTimeoutMs: options.helloTimeoutMs,
         keepalive: options.keepalive,
-      });
+      }).finally(() => signal.removeEventListener("abort", abortHello));
       lastFailure = "";
       log.info("connected to the server", { url: options.url, agent: conn.hello.manifest.agent_name, workspace: conn.hello.manifest.workspace_name });
       options.onConnected(conn);

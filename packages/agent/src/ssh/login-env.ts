@@ -4,6 +4,8 @@
 // then what the client sent (`env` requests: LANG, LC_*, SetEnv; it is the user's own workspace, so
 // anything goes), then TERM for PTYs (SSH_TTY is not set: the pts name is only known after the spawn) and SSH_AUTH_SOCK for agent forwarding.
 import os from "node:os";
+import { AGENT_TOKEN_ENV } from "@outpost/sdk/agents";
+import { loginShell, safeUserInfo } from "../workspace-env.js";
 
 export interface Account {
   username: string;
@@ -15,21 +17,14 @@ export interface Account {
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** The account the agent runs as (a uid without a passwd entry still gets a usable answer). */
+/**
+ * The account the agent runs as (a uid without a passwd entry still gets a usable answer; a nologin
+ * shell is replaced by bash or sh, as for the agent's terminals).
+ */
 export function currentAccount(): Account {
-  try {
-    const info = os.userInfo();
-    return {
-      username: info.username,
-      uid: info.uid,
-      home: info.homedir || "/",
-      shell: info.shell && info.shell.startsWith("/") ? info.shell : "/bin/sh",
-    };
-  } catch {
-    // os.userInfo() throws when the uid has no passwd entry (common in containers run with --user).
-    const uid = process.getuid?.() ?? 0;
-    return { username: String(uid), uid, home: os.homedir() || "/", shell: "/bin/sh" };
-  }
+  const info = safeUserInfo();
+  const uid = info?.uid ?? process.getuid?.() ?? 0;
+  return { username: info?.username ?? String(uid), uid, home: info?.homedir || os.homedir() || "/", shell: loginShell() };
 }
 
 export interface SessionEnvInput {
@@ -46,24 +41,27 @@ export interface SessionEnvInput {
   authSock?: string;
 }
 
-/**
- * Variables of the agent process that must not reach user sessions: its secrets and Node options, and
- * what describes the agent's own terminal or agent socket rather than the client's.
- */
-const AGENT_ONLY = new Set(["NODE_OPTIONS", "OUTPOST_AGENT_TOKEN", "TERM", "SSH_TTY", "SSH_AUTH_SOCK", "SSH_CLIENT", "SSH_CONNECTION"]);
+/** The agent's secrets and Node options: never in a session. */
+const WITHHELD = new Set([AGENT_TOKEN_ENV, "NODE_OPTIONS"]);
+/** What describes the agent's own terminal, agent socket or SSH connection rather than the client's. */
+const PER_SESSION = new Set(["TERM", "SSH_TTY", "SSH_AUTH_SOCK", "SSH_CLIENT", "SSH_CONNECTION", "SSH_ORIGINAL_COMMAND"]);
+
+function inherit(into: Record<string, string>, from: Record<string, string | undefined>): void {
+  for (const [key, value] of Object.entries(from)) {
+    if (value !== undefined && !WITHHELD.has(key) && !PER_SESSION.has(key)) into[key] = value;
+  }
+}
 
 export function sessionEnv(input: SessionEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(input.agentEnv)) {
-    if (value !== undefined && !AGENT_ONLY.has(key)) env[key] = value;
-  }
+  inherit(env, input.agentEnv);
   const { account, connection: c } = input;
   env.HOME = account.home;
   env.USER = account.username;
   env.LOGNAME = account.username;
   env.SHELL = account.shell;
   if (!env.PATH) env.PATH = DEFAULT_PATH;
-  Object.assign(env, input.extraEnv);
+  inherit(env, input.extraEnv);
   env.SSH_CLIENT = `${c.clientAddress} ${c.clientPort} ${c.serverPort}`;
   env.SSH_CONNECTION = `${c.clientAddress} ${c.clientPort} ${c.serverAddress} ${c.serverPort}`;
   Object.assign(env, input.clientEnv);
