@@ -23,6 +23,8 @@ export interface DialOptions {
   /** Gives up on the upgrade after this long. Default 30 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** The protocol version announced in the header. Default AGENT_API_VERSION (tests announce others). */
+  apiVersion?: number;
 }
 
 export function rpcUrl(serverUrl: string): string {
@@ -48,7 +50,7 @@ export function dialServer(options: DialOptions): Promise<WebSocket> {
     let ws: WebSocket;
     try {
       ws = new WebSocket(rpcUrl(options.url), {
-        headers: { [AGENT_TOKEN_HEADER]: options.token, [AGENT_VERSION_HEADER]: String(AGENT_API_VERSION) },
+        headers: { [AGENT_TOKEN_HEADER]: options.token, [AGENT_VERSION_HEADER]: String(options.apiVersion ?? AGENT_API_VERSION) },
         perMessageDeflate: false, // compression costs 90% of relay throughput (DESIGN.md)
         handshakeTimeout: options.timeoutMs ?? 30_000,
         maxPayload: 16 * 1024 * 1024,
@@ -105,7 +107,8 @@ export function explain(status: number, message: string, detail: string | undefi
     return `the server refused the agent token (HTTP ${status}, ${said}). The workspace was stopped or rebuilt since this agent started (each build gives its agents a new token); this agent keeps retrying, but only a new agent started by the next build will get in`;
   }
   if (status === 426) {
-    const theirs = serverVersion ?? /version[^0-9]*(\d+)/i.exec(`${detail ?? ""} ${message}`)?.[1] ?? "another";
+    // The server names its own version after "server" ("... does not match the server's version 2").
+    const theirs = serverVersion ?? /server\D*?(\d+)/i.exec(`${message} ${detail ?? ""}`)?.[1] ?? "another";
     return `the server speaks agent API version ${theirs} and this agent version ${AGENT_API_VERSION} (HTTP 426, ${said}): download the agent again from the server (/bin/outpost-agent-linux-amd64) or restart the workspace`;
   }
   if (status === 409) {

@@ -27,6 +27,8 @@ export interface TunnelOptions {
   /** Aborting ends the loop and closes the current connection. */
   signal: AbortSignal;
   helloTimeoutMs?: number;
+  /** Announced protocol version (tests: a mismatch). Default AGENT_API_VERSION. */
+  apiVersion?: number;
   keepalive?: { intervalMs: number; timeoutMs: number };
 }
 
@@ -37,7 +39,7 @@ export async function runTunnel(options: TunnelOptions): Promise<void> {
   while (!signal.aborted) {
     let failure: { level: "debug" | "warn" | "error"; message: string; fields?: Record<string, unknown> } | undefined;
     try {
-      const ws = await dialServer({ url: options.url, token: options.token, signal });
+      const ws = await dialServer({ url: options.url, token: options.token, signal, apiVersion: options.apiVersion });
       const abortHello = () => ws.terminate();
       signal.addEventListener("abort", abortHello, { once: true });
       const conn = await establish(ws, {

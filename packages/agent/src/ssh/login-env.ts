@@ -1,8 +1,10 @@
-// The user account and environment an SSH session runs with, the way sshd builds them: the account
-// from the passwd entry (HOME, USER, LOGNAME, SHELL), a default PATH when none is set, the SSH_*
-// variables bash looks at to decide it runs under sshd (it then reads ~/.bashrc for `ssh host cmd`),
-// then what the client sent (`env` requests: LANG, LC_*, SetEnv; it is the user's own workspace, so
-// anything goes), then TERM for PTYs (SSH_TTY is not set: the pts name is only known after the spawn) and SSH_AUTH_SOCK for agent forwarding.
+// The user account and environment an SSH session runs with, close to what sshd builds: the agent's
+// environment (the image's PATH and variables), the account from the passwd entry (HOME, USER,
+// LOGNAME, SHELL), a default PATH when none is set, the workspace's variables (manifest env,
+// OUTPOST_*), the SSH_* variables bash looks at to decide it runs under sshd (it then reads ~/.bashrc
+// for `ssh host cmd`), what the client sent (`env` requests: LANG, LC_*, SetEnv; it is the user's own
+// workspace, so anything goes), then TERM for PTYs and SSH_AUTH_SOCK for agent forwarding. SSH_TTY is
+// not set: the pts name is only known after the spawn.
 import os from "node:os";
 import { AGENT_TOKEN_ENV } from "@outpost/sdk/agents";
 import { loginShell, safeUserInfo } from "../workspace-env.js";
@@ -31,7 +33,7 @@ export interface SessionEnvInput {
   account: Account;
   /** The agent's own environment (what main.ts read from process.env). */
   agentEnv: Record<string, string | undefined>;
-  /** Manifest env and OUTPOST_* variables. */
+  /** What the server's `env()` option returns: manifest env and OUTPOST_* (may include the agent's env). */
   extraEnv: Record<string, string>;
   /** Variables the client sent with `env` requests. */
   clientEnv: Record<string, string>;

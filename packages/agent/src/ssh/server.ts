@@ -233,6 +233,13 @@ export function createSshServer(opts: SshServerOptions): SshServer {
       });
       (stream as Duplex & { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
       stream.on("error", (err) => opts.log.info("ssh: stream error", { err: err.message }));
+      // SSH has no half-closed transport. A generic Duplex (a mux stream) allows half-open and would
+      // stay open after the client's side ended: end ours too (as a net.Socket does by default), and
+      // destroy it if the peer does not take the last bytes.
+      stream.once("end", () => {
+        if (!stream.writableEnded) stream.end();
+        setTimeout(() => stream.destroy(), 5000).unref();
+      });
       void readClientIdent(stream, IDENT_TIMEOUT_MS).then((ident) => {
         if (stream.destroyed) return;
         inject(stream, ident, (client) => {

@@ -8,7 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import ssh2 from "ssh2";
 import type { SessionKind } from "@outpost/sdk/agents";
+import { toDuplex } from "../../src/mux-duplex.js";
 import { createSshServer, type SshServer, type SshServerOptions } from "../../src/ssh/server.js";
+import { muxPair } from "../helpers/mux-pair.js";
 
 export interface Harness {
   port: number;
@@ -24,7 +26,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(overrides: Partial<SshServerOptions> = {}): Promise<Harness> {
+/**
+ * `transport: "mux"` puts the agent's tunnel in between, as in production: each TCP connection becomes
+ * a stream opened by the "server" side of an in-memory mux pair, and the agent side hands the stream,
+ * adapted to a Duplex by the agent's own toDuplex, to handle().
+ */
+export async function startHarness(overrides: Partial<SshServerOptions> = {}, transport: "tcp" | "mux" = "tcp"): Promise<Harness & { openMuxStreams(): number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "outpost-ssh-dir-"));
   const clientHome = mkdtempSync(path.join(os.tmpdir(), "outpost-ssh-home-"));
   const logs: Harness["logs"] = [];
@@ -51,7 +58,22 @@ export async function startHarness(overrides: Partial<SshServerOptions> = {}): P
     killGraceMs: 500,
     ...overrides,
   });
-  const tcp = net.createServer((socket) => server.handle(socket));
+  const pair = transport === "mux" ? muxPair((req) => server.handle(toDuplex(req.accept()))) : undefined;
+  const tcp = net.createServer((socket) => {
+    if (!pair) return server.handle(socket);
+    socket.setNoDelay(true);
+    pair.server.open("ssh").then(
+      (stream) => {
+        const d = toDuplex(stream);
+        d.on("error", () => socket.destroy());
+        socket.on("error", () => d.destroy());
+        socket.pipe(d).pipe(socket);
+        socket.on("close", () => d.destroy());
+        d.on("close", () => socket.destroy());
+      },
+      () => socket.destroy(),
+    );
+  });
   await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
   const port = (tcp.address() as net.AddressInfo).port;
   const sshOptions = [
@@ -70,8 +92,10 @@ export async function startHarness(overrides: Partial<SshServerOptions> = {}): P
     logs,
     tracker,
     sshOptions,
+    openMuxStreams: () => (pair ? pair.agent.openStreams + pair.server.openStreams : 0),
     close: async () => {
       server.close();
+      pair?.close();
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
       await waitFor(() => server.connections === 0, 10_000, "connections drain");
       rmSync(dir, { recursive: true, force: true });

@@ -16,7 +16,9 @@ describe("refused connections, explained", () => {
   it("426: names both API versions (from the header, else from the message)", () => {
     const body = JSON.stringify({ code: "PRECONDITION_FAILED", message: "agent API version 7 is not supported", detail: "this server speaks version 2" });
     expect(refusal(426, body, "2").message).toMatch(new RegExp(`server speaks agent API version 2 and this agent version ${AGENT_API_VERSION}`));
-    expect(refusal(426, JSON.stringify({ message: "unsupported", detail: "server speaks version 3" })).message).toMatch(/version 3 and this agent version/);
+    // The real server's wording: the agent's version first, then the server's.
+    const real = JSON.stringify({ code: "UPGRADE_REQUIRED", message: `agent protocol version 7 does not match the server's version 3: run the agent this server serves at http://x/bin/outpost-agent-linux-amd64` });
+    expect(refusal(426, real).message).toMatch(new RegExp(`server speaks agent API version 3 and this agent version ${AGENT_API_VERSION}`));
   });
 
   it("a body that is not JSON (a proxy page) is quoted as text", () => {

@@ -49,12 +49,16 @@ describe("sessionEnv", () => {
     const env = sessionEnv({
       ...base,
       agentEnv: { OUTPOST_AGENT_TOKEN: "secret", NODE_OPTIONS: "--inspect", TERM: "agent-term", SSH_AUTH_SOCK: "/agent/sock", KEEP: "1" },
+      // env() may carry the agent's environment too (the agent passes its whole child environment).
+      extraEnv: { TERM: "dumb", SSH_CONNECTION: "1 2 3 4", NODE_OPTIONS: "--x", ALSO: "2" },
     });
     expect(env.OUTPOST_AGENT_TOKEN).toBeUndefined();
     expect(env.NODE_OPTIONS).toBeUndefined();
     expect(env.TERM).toBeUndefined();
     expect(env.SSH_AUTH_SOCK).toBeUndefined();
     expect(env.KEEP).toBe("1");
+    expect(env.ALSO).toBe("2");
+    expect(env.SSH_CONNECTION).toBe("10.9.8.7 5555 127.0.0.1 22");
   });
 });
 
