@@ -34,13 +34,16 @@ export async function printAgentLogs(
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let after = 0;
   let failures = 0;
+  let final = false;
   let drained = false;
   let first = true;
   let lastState = "";
   for (;;) {
     let res: AgentLogsResponse;
     try {
-      res = await fetchLogs(after, !opts.follow || drained || first ? 0 : (opts.waitSeconds ?? 5));
+      // Long-poll only while something can still happen: the server answers early on a new line or a
+      // lifecycle change.
+      res = await fetchLogs(after, opts.follow && !first && !final ? (opts.waitSeconds ?? 25) : 0);
       first = false;
       failures = 0;
     } catch (err) {
@@ -53,11 +56,12 @@ export async function printAgentLogs(
       ctx.io.out(formatAgentLog(agentName, log));
       after = Math.max(after, log.id);
     }
-    const done = FINAL_LIFECYCLES.has(res.agent.lifecycle_state);
+    final = FINAL_LIFECYCLES.has(res.agent.lifecycle_state);
     if (res.logs.length > 0) continue; // pages: read until nothing new
     if (!opts.follow) return res.agent;
-    if (done && drained) return res.agent;
-    if (done) {
+    // Once final, read once more: a line stored just before the state changed is not lost.
+    if (final) {
+      if (drained) return res.agent;
       drained = true;
       continue;
     }

@@ -34,21 +34,26 @@ export function relayUrl(deployment: string, target: WorkspaceTarget, what: Rela
 export class RelayError extends Error {
   constructor(
     message: string,
-    /** The API error code (NOT_FOUND, PRECONDITION_FAILED, ...), or UNAVAILABLE when the server was not reached. */
+    /** The API error code (NOT_FOUND, CONFLICT, ...), or UNAVAILABLE when the server was not reached. */
     readonly code: string,
-    readonly detail?: string,
+    /** The error's detail and its validations (`field: detail`), one line each. */
+    readonly detail: string[] = [],
   ) {
     super(message);
   }
 }
 
-/** The API error body, read without zod: only its shape matters here. */
+/** The API error body (or the error frame's `error`), read without zod: only its shape matters here. */
 function apiError(text: string, fallback: string): RelayError {
   try {
-    const body = JSON.parse(text) as { code?: unknown; message?: unknown; detail?: unknown; error?: unknown };
-    const e = (body && typeof body.error === "object" && body.error !== null ? body.error : body) as { code?: unknown; message?: unknown; detail?: unknown };
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const e = (body && typeof body.error === "object" && body.error !== null ? body.error : body) as { code?: unknown; message?: unknown; detail?: unknown; validations?: unknown };
     if (typeof e.message === "string" && e.message !== "") {
-      return new RelayError(e.message, typeof e.code === "string" ? e.code : "INTERNAL", typeof e.detail === "string" && e.detail !== "" ? e.detail : undefined);
+      const detail = typeof e.detail === "string" && e.detail !== "" ? [e.detail] : [];
+      for (const v of Array.isArray(e.validations) ? (e.validations as { field?: unknown; detail?: unknown }[]) : []) {
+        if (typeof v?.field === "string" && typeof v.detail === "string") detail.push(`${v.field}: ${v.detail}`);
+      }
+      return new RelayError(e.message, typeof e.code === "string" ? e.code : "INTERNAL", detail);
     }
   } catch {
     // not JSON: a proxy's error page, say

@@ -48,10 +48,10 @@ export async function sshStdio(c: StdioContext, argv: string[]): Promise<number>
   try {
     ws = await openRelay(relayUrl(session.url, target, { kind: "ssh" }), session.token);
   } catch (err) {
-    if (err instanceof RelayError) return report(c, err.message, err.detail ? [err.detail] : []);
+    if (err instanceof RelayError) return report(c, err.message, err.detail);
     throw err;
   }
   const end = await pipeRelay(ws, c.stdin, c.stdout);
   if (end.ok) return 0;
-  return report(c, `connection to workspace ${targetLabel(target)} lost: ${end.error.message}`, end.error.detail ? [end.error.detail] : []);
+  return report(c, `connection to workspace ${targetLabel(target)} lost: ${end.error.message}`, end.error.detail);
 }

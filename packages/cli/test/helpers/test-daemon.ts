@@ -3,6 +3,7 @@
 // bundle, child process); build jobs evaluate the template for the job's workspace and record the
 // resources as state without creating anything (a fake driver). Tests choose when jobs are taken,
 // so they can watch a job wait, fail or be canceled.
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -27,6 +28,13 @@ export class TestDaemon {
   readonly handled: AcquiredJob[] = [];
   /** What the next build jobs do (consumed in order); default: succeed. */
   readonly behaviours: BuildBehaviour[] = [];
+  /**
+   * Report the agents of started resources with a new token each, as the real daemon does (default
+   * false: no agents). The test then runs them itself with the tokens from `agentTokens`.
+   */
+  reportAgents = false;
+  /** The latest token per `WORKSPACE.AGENT`. */
+  readonly agentTokens = new Map<string, string>();
 
   private constructor(
     readonly client: FleetClient,
@@ -128,6 +136,15 @@ export class TestDaemon {
       await this.client.failJob(job.id, { error: behaviour.fail, state: b.previous_state });
       return;
     }
-    await this.client.completeJob(job.id, { build: { state } });
+    const agents = this.reportAgents
+      ? state.flatMap((st) => {
+          const agent = (st.resource as { agent?: { name: string } }).agent;
+          if (!agent) return [];
+          const token = randomBytes(32).toString("base64url");
+          this.agentTokens.set(`${b.workspace.name}.${agent.name}`, token);
+          return [{ name: agent.name, resource_address: st.address, spec: agent as Record<string, unknown>, token }];
+        })
+      : [];
+    await this.client.completeJob(job.id, { build: { state, ...(agents.length > 0 ? { agents } : {}) } });
   }
 }

@@ -153,7 +153,10 @@ describe("relay piping", () => {
     rawUpgrades.set("/api-error", `HTTP/1.1 412 Precondition Failed\r\ncontent-length: 95\r\n\r\n${JSON.stringify({ code: "PRECONDITION_FAILED", message: "workspace dev is stopped", detail: "start it first" }).padEnd(95)}`);
     const err = await openRelay(`${base}/api-error`, "t").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RelayError);
-    expect(err).toMatchObject({ message: "workspace dev is stopped", code: "PRECONDITION_FAILED", detail: "start it first" });
+    expect(err).toMatchObject({ message: "workspace dev is stopped", code: "PRECONDITION_FAILED", detail: ["start it first"] });
+    const several = JSON.stringify({ code: "INVALID_INPUT", message: "workspace owner/dev has 2 agents: name one", validations: [{ field: "query.agent", detail: "is required: one of a, b" }] });
+    rawUpgrades.set("/validations", `HTTP/1.1 400 Bad Request\r\ncontent-length: ${several.length}\r\n\r\n${several}`);
+    await expect(openRelay(`${base}/validations`, "t")).rejects.toMatchObject({ code: "INVALID_INPUT", detail: ["query.agent: is required: one of a, b"] });
     rawUpgrades.set("/html-error", "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 5\r\n\r\n<h1/>");
     await expect(openRelay(`${base}/html-error`, "t")).rejects.toMatchObject({ message: "the server answered 502 Bad Gateway" });
   });
