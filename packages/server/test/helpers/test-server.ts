@@ -53,6 +53,10 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
     await app.listen({ host: "127.0.0.1", port: 0 });
     const addr = app.server.address();
     url = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
+    // What agents and messages should name: the port actually bound.
+    if (!opts.env?.OUTPOST_ACCESS_URL) config.accessUrl = url;
+    // Agents started by tests dial the access URL: the real port, unless the test chose one.
+    if (new URL(config.accessUrl).port === "0") deps.config = { ...config, accessUrl: url };
   } else {
     await app.ready();
   }
