@@ -9,8 +9,9 @@ import { confirm } from "../workspace-helpers.js";
 const HELP = `Usage: outpost config-ssh [options]
 
 Adds a block to ~/.ssh/config so every workspace is reachable as \`outpost.WORKSPACE\` (or
-\`outpost.OWNER--WORKSPACE\`) with OpenSSH, scp, sftp, rsync, VS Code Remote-SSH and JetBrains Gateway:
-they all go through \`ProxyCommand outpost ssh --stdio\`. Running it again rewrites only that block.
+\`outpost.WORKSPACE.AGENT\`, \`outpost.OWNER--WORKSPACE[.AGENT]\`) with OpenSSH, scp, sftp, rsync, VS Code
+Remote-SSH and JetBrains Gateway: they all go through \`ProxyCommand outpost ssh --stdio\`. Running it
+again rewrites only that block.
 
 Options:
   -y, --yes                   do not ask before changing the file
