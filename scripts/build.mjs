@@ -1,7 +1,9 @@
 // Bundles the CLI (which includes `outpost server`) into packages/cli/dist with esbuild.
 // ESM with code splitting: each command is its own chunk, loaded only when run, so `outpost ssh --stdio`
 // (every SSH connection's ProxyCommand) does not pay for the server's code. npm packages stay external
-// and load from node_modules; our workspace packages (TypeScript) are bundled.
+// and load from node_modules; our workspace packages (TypeScript) are bundled. That is also what lets
+// `outpost agent` (packages/agent, bundled) load the native addons of ssh2 (with its optional
+// cpu-features) and node-pty: they must never be bundled.
 import { build } from "esbuild";
 import { rmSync } from "node:fs";
 import path from "node:path";

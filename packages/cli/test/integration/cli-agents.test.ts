@@ -102,7 +102,7 @@ beforeAll(async () => {
     const pushed = await cli.run(["templates", "push", name, "-d", name, "-y"]);
     if (pushed.code !== 0) throw new Error(`push ${name}: ${pushed.code} ${pushed.stderr}`);
   }
-  for (const [name, template, ...flags] of [["dev", "agented"], ["idle", "agented"], ["sleepy", "agented"], ["pair", "twins"], ["broken", "agented", "--parameter", "fail=true"]] as const) {
+  for (const [name, template, ...flags] of [["dev", "agented"], ["idle", "agented"], ["sleepy", "agented"], ["pair", "twins"], ["broken", "agented", "--parameter", "fail=true"], ["bundled", "agented"]] as const) {
     const created = await cli.run(["create", name, "-t", template, ...flags]);
     if (created.code !== 0) throw new Error(`create ${name}: ${created.code} ${created.stderr}`);
   }
@@ -130,6 +130,32 @@ describe("outpost agent", () => {
     const level = await cli.run(["agent"], { env: { OUTPOST_AGENT_URL: s.url, OUTPOST_AGENT_TOKEN: "x".repeat(43), OUTPOST_AGENT_LOG_LEVEL: "loud" } });
     expect(level.code).toBe(2);
     expect(level.stderr).toContain('OUTPOST_AGENT_LOG_LEVEL must be debug, info, warn or error, got "loud"');
+  });
+});
+
+describe("outpost agent (the bundle, as the process driver runs it)", () => {
+  it("connects, serves SSH, and shuts down cleanly on SIGTERM", async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, "packages/cli/dist/outpost.js"), "agent"], {
+      env: { PATH: process.env.PATH, HOME: cli.home, OUTPOST_AGENT_URL: s.url, OUTPOST_AGENT_TOKEN: daemon.agentTokens.get("bundled.main")! },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    try {
+      await readyAgent("bundled");
+      const r = await cli.run(["ssh", "bundled", "--", "echo", "from-the-bundle"]);
+      expect(r.stdout).toBe("from-the-bundle\n");
+      expect(r.code).toBe(0);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toContain("INFO  connected to the server");
+    expect(stderr).toContain("INFO  received signal, shutting down signal=SIGTERM");
+    expect(stderr).not.toMatch(STACK_TRACE);
+    await waitFor("the agent off", async () => ((await agentOf("bundled"))?.status === "disconnected" ? true : undefined));
+    expect((await agentOf("bundled"))?.lifecycle_state).toBe("off");
   });
 });
 
