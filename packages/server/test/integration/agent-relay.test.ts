@@ -48,8 +48,8 @@ function collect(socket: WebSocket) {
 }
 
 /** A TCP server on 127.0.0.1 (port 0); `onConn` handles each connection. */
-async function tcpServer(onConn: (c: net.Socket) => void): Promise<number> {
-  const srv = net.createServer(onConn);
+async function tcpServer(onConn: (c: net.Socket) => void, opts: net.ServerOpts = {}): Promise<number> {
+  const srv = net.createServer(opts, onConn);
   servers.push(srv);
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
   return (srv.address() as net.AddressInfo).port;
@@ -182,18 +182,22 @@ describe("relay: refusals before the upgrade", () => {
 });
 
 describe("relay: teardown", () => {
-  it("leaves no stream or relay behind after clients abort mid-transfer", async () => {
+  it("leaves no stream or relay behind after clients abort mid-transfer, at once", async () => {
     const { agentId, agent } = await connectedWorkspace("aborts");
-    // An endless source: the agent side always has more to send.
+    // An endless source that ignores the end of its input: only the relay noticing the client is gone
+    // ends these streams (not the agent's side reacting to EOF).
     const chunk = randomBytes(64 * 1024);
-    const port = await tcpServer((c) => {
-      c.on("error", () => undefined);
-      const pump = () => {
-        while (c.writable && c.write(chunk));
-        if (c.writable) c.once("drain", pump);
-      };
-      pump();
-    });
+    const port = await tcpServer(
+      (c) => {
+        c.on("error", () => undefined);
+        const pump = () => {
+          while (c.writable && c.write(chunk));
+          if (c.writable) c.once("drain", pump);
+        };
+        pump();
+      },
+      { allowHalfOpen: true },
+    );
     const sockets = await Promise.all(Array.from({ length: 6 }, () => open(`/api/v2/workspaceagents/${agentId}/connect?kind=tcp&port=${port}`)));
     const echo = await open(`/api/v2/workspaceagents/${agentId}/connect?kind=ssh`);
     const flows = sockets.map(collect);
@@ -203,7 +207,30 @@ describe("relay: teardown", () => {
     sockets.forEach((sock, i) => (i % 2 ? sock.terminate() : sock.close()));
     void sendAll(echo, randomBytes(4 * 1024 * 1024)).catch(() => undefined);
     echo.terminate();
-    await eventually(() => agent.mux.openStreams === 0 && s.deps.agentConns.relays === 0, 10_000, "every stream and relay to end");
+    // Well before the grace period for idle agents (5 s).
+    await eventually(() => agent.mux.openStreams === 0 && s.deps.agentConns.relays === 0, 2500, "every stream and relay to end");
+  });
+
+  it("gives an agent side that neither sends nor ends a grace period after the client left, then resets it", async () => {
+    const { agentId, agent } = await connectedWorkspace("idle");
+    let ended = false;
+    const port = await tcpServer(
+      (c) => {
+        c.on("error", () => undefined);
+        c.on("end", () => (ended = true));
+        c.resume();
+      },
+      { allowHalfOpen: true },
+    );
+    const socket = await open(`/api/v2/workspaceagents/${agentId}/connect?kind=tcp&port=${port}`);
+    socket.send(Buffer.from("last words"));
+    socket.close(1000);
+    await closed(socket);
+    // The upload ended (FIN reached the TCP server); the stream waits for the agent's side...
+    await eventually(() => ended, 2000, "the TCP server to see the end of its input");
+    expect(s.deps.agentConns.relays).toBe(1);
+    // ...until the grace period is over.
+    await eventually(() => agent.mux.openStreams === 0 && s.deps.agentConns.relays === 0, 8000, "the reset");
   });
 
   it("tells the client when the agent goes away (4503) or resets the stream (4502)", async () => {
