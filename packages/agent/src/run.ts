@@ -25,9 +25,6 @@ import { childEnv, minimalEnv, resolveDirectory } from "./workspace-env.js";
 
 export const AGENT_VERSION: string = pkg.version;
 
-/** Between the last message and closing the connection at shutdown (see the shutdown below). */
-const CLOSE_GRACE_MS = 300;
-
 export interface RunAgentOptions {
   /** The server's base URL (http(s)://host[:port]), as in OUTPOST_AGENT_URL. */
   url: string;
@@ -160,6 +157,7 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
       outbox.detach();
     },
     signal: tunnelStop.signal,
+    draining: () => closing,
     helloTimeoutMs: options.helloTimeoutMs,
     keepalive: options.keepalive,
   });
@@ -176,15 +174,20 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
   ports.stop();
   ssh.close();
   await Promise.all([ptys.closeAll(), startup?.stop(grace)]);
+  log.debug("shutdown: terminals, sessions and scripts stopped");
   stats.stop();
   outbox.setStats(stats.snapshot());
   outbox.setLifecycle("off");
   if (!(await outbox.flush(grace, (fn, ms) => clock.setTimeout(fn, ms)))) log.warn("could not tell the server everything before shutting down");
+  else log.debug("shutdown: the server was told", { connected: current !== undefined });
   if (current && !current.mux.isClosed) {
-    // "Sent" is not "read": closing the mux at once would make the server drop what it has not read yet
-    // (the off state). No new streams from now on; give the server a moment to read, then close.
+    // "Sent" is not "read": closing the mux now would make the server drop what it has not read yet
+    // (the off state). End the control stream instead: the server reads up to that end, after everything
+    // before it, and then closes; close ourselves only if it does not within the grace period.
     current.mux.goAway("agent shutting down");
-    await sleep(clock, CLOSE_GRACE_MS);
+    current.mux.control.end();
+    const byServer = await Promise.race([current.closed.then(() => true), sleep(clock, grace).then(() => false)]);
+    log.debug(byServer ? "shutdown: the server closed the connection" : "shutdown: the server did not close the connection in time");
   }
   tunnelStop.abort();
   await tunnel;

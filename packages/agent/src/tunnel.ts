@@ -26,6 +26,11 @@ export interface TunnelOptions {
   onDisconnected: (conn: Connection, reason: string) => void;
   /** Aborting ends the loop and closes the current connection. */
   signal: AbortSignal;
+  /**
+   * True while the agent is saying goodbye (it ended stream 0 and waits for the server to close): the
+   * close that follows is expected, and no reconnect follows it.
+   */
+  draining?: () => boolean;
   helloTimeoutMs?: number;
   /** Announced protocol version (tests: a mismatch). Default AGENT_API_VERSION. */
   apiVersion?: number;
@@ -59,6 +64,10 @@ export async function runTunnel(options: TunnelOptions): Promise<void> {
       signal.removeEventListener("abort", onAbort);
       options.onDisconnected(conn, closed.reason);
       if (signal.aborted) break;
+      if (options.draining?.()) {
+        log.debug("the server closed the connection after the agent's goodbye", { reason: closed.reason });
+        break;
+      }
       // The connection reached the hello: start small again, unless the server closed it for a reason
       // that reconnecting at once would only repeat (revoked token, replaced by a twin, bad protocol).
       if (closed.code === undefined || !PERSISTENT_CLOSE_CODES.has(closed.code)) options.backoff.reset();

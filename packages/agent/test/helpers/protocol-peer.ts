@@ -114,6 +114,7 @@ export async function startPeer(options: PeerOptions = {}): Promise<Peer> {
               else peer.invalid.push(value);
             }
           }
+          ws.close(1000, "the agent ended the control stream"); // as the real server does (after reading all)
         } catch {
           // connection gone
         }
