@@ -8,13 +8,19 @@
 //
 // SIGTERM / SIGINT shut it down gracefully (exit 0); a second one exits at once. The handlers are
 // explicit because as PID 1 in a container the kernel ignores signals without one.
-import { AGENT_TOKEN_ENV, AGENT_URL_ENV } from "@outpost/sdk/agents";
+import pkg from "@outpost/agent/package.json" with { type: "json" };
 import { createLogger, isLogLevel } from "./logger.js";
-import { AGENT_VERSION, runAgent } from "./run.js";
+
+const AGENT_VERSION: string = pkg.version;
 
 const LOG_LEVEL_ENV = "OUTPOST_AGENT_LOG_LEVEL";
 
-const USAGE = `usage: outpost-agent [run] | --version | --self-test
+/** The sdk's constants come with its zod schemas (tens of ms to load): only commands that need them pay. */
+const sdkAgents = () => import("@outpost/sdk/agents");
+
+async function usage(): Promise<string> {
+  const { AGENT_TOKEN_ENV, AGENT_URL_ENV } = await sdkAgents();
+  return `usage: outpost-agent [run] | --version | --self-test
 
 The Outpost workspace agent: dials the Outpost server and serves SSH, terminals and port forwarding
 for this workspace. Environment:
@@ -22,6 +28,7 @@ for this workspace. Environment:
   ${AGENT_TOKEN_ENV}    this agent's token (required; the provisioner sets both)
   ${LOG_LEVEL_ENV}  debug | info | warn | error (default info)
 `;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command] = argv;
@@ -35,17 +42,18 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === "--help" || command === "-h" || command === "help") {
-    process.stdout.write(USAGE);
+    process.stdout.write(await usage());
     return 0;
   }
   if (command !== undefined && command !== "run") {
-    process.stderr.write(`outpost-agent: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+    process.stderr.write(`outpost-agent: unknown command ${JSON.stringify(command)}\n${await usage()}`);
     return 2;
   }
   return run();
 }
 
 async function run(): Promise<number> {
+  const { AGENT_TOKEN_ENV, AGENT_URL_ENV } = await sdkAgents();
   const env = process.env;
   const url = env[AGENT_URL_ENV]?.trim();
   const token = env[AGENT_TOKEN_ENV]?.trim();
@@ -75,6 +83,8 @@ async function run(): Promise<number> {
   process.on("SIGHUP", () => log.info("ignoring SIGHUP"));
   // One failed promise somewhere must not take SSH away from the whole workspace.
   process.on("unhandledRejection", (err) => log.error("unhandled rejection (a bug; the agent keeps running)", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+  // Loaded here, not at the top: ssh2, node-pty and the rest cost time `--version` need not pay.
+  const { runAgent } = await import("./run.js");
   await runAgent({ url: url!, token: token!, log, signal: stop.signal, env: { ...env } });
   return 0;
 }
