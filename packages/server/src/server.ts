@@ -7,7 +7,7 @@ import { migrate } from "./db/migrate.js";
 import { createPool } from "./db/pool.js";
 import { PubSub } from "./db/pubsub.js";
 import { randomBytes } from "node:crypto";
-import { buildApp, type HttpApp } from "./http/app.js";
+import { buildApp, closeApp, type HttpApp } from "./http/app.js";
 import { allRoutes } from "./http/routes.js";
 import type { Deps } from "./services/deps.js";
 import { RateLimiter } from "./services/rate-limit.js";
@@ -79,7 +79,7 @@ export async function startServer({ config, logger, clock, onStage }: StartOptio
         clearInterval(hungTimer);
         // Agents first: their disconnects are recorded while the database is still there.
         await agentConns.close();
-        await app.close().catch((err) => logger.warn({ err }, "closing HTTP server"));
+        await closeApp(app).catch((err) => logger.warn({ err }, "closing HTTP server"));
         await pubsub.close();
         await db.end().catch(() => undefined);
         await embedded?.stop();

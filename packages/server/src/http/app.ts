@@ -74,6 +74,20 @@ function toApiError(err: unknown): ApiError | undefined {
 /** The HTTP application, as the rest of the server sees it (only http/ imports fastify). */
 export type HttpApp = FastifyInstance;
 
+/**
+ * Closes the app. Node's server.close() reaps the keep-alive connections idle at that instant; one whose
+ * response was still finishing (a download that just ended) would otherwise hold the close for the whole
+ * keep-alive timeout (72 s), so idle connections are reaped again until the close completes.
+ */
+export async function closeApp(app: HttpApp): Promise<void> {
+  const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(reaper);
+  }
+}
+
 export interface AppOptions {
   routes: RouteDef[];
 }

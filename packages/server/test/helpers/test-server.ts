@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { FakeClock } from "../../src/clock.js";
 import { parseConfig, type ServerConfig } from "../../src/config.js";
-import { buildApp } from "../../src/http/app.js";
+import { buildApp, closeApp } from "../../src/http/app.js";
 import { allRoutes } from "../../src/http/routes.js";
 import { silentLogger } from "../../src/logger.js";
 import type { Deps } from "../../src/services/deps.js";
@@ -67,7 +67,7 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
     url,
     close: async () => {
       await agentConns.close();
-      await app.close();
+      await closeApp(app);
       await pubsub.close();
       await database.drop();
     },
