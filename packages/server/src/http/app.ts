@@ -81,12 +81,20 @@ export type HttpApp = FastifyInstance;
  */
 export async function closeApp(app: HttpApp): Promise<void> {
   const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+  // WebSockets are sent a close frame; a peer that stopped reading (backpressure) never answers it, and
+  // ws would wait 30 s: after a moment they are dropped.
+  const killer = setTimeout(() => {
+    for (const client of app.websocketServer.clients) client.terminate();
+  }, WEBSOCKET_CLOSE_GRACE_MS);
   try {
     await app.close();
   } finally {
     clearInterval(reaper);
+    clearTimeout(killer);
   }
 }
+
+const WEBSOCKET_CLOSE_GRACE_MS = 2000;
 
 export interface AppOptions {
   routes: RouteDef[];

@@ -293,3 +293,33 @@ describe("relay: terminal", () => {
     expect(agent.ptys[1]!.init).toEqual({ id, width: 80, height: 24 });
   });
 });
+
+describe("relay: server shutdown", () => {
+  it("ends agent connections and relays promptly, even with a client that stopped reading", async () => {
+    const own = await createTestServer({ listen: true });
+    const fleet = await agentFleet(own);
+    const { ws, tokens } = await startWorkspace(fleet, "shutdown", [{ name: "main" }]);
+    const agent = await TestAgent.connect(own.url, tokens.main!);
+    await eventually(() => own.deps.agentConns.get(ws.agents[0]!.id), 5000, "registered");
+    const endless = randomBytes(64 * 1024);
+    const port = await tcpServer((c) => {
+      c.on("error", () => undefined);
+      const pump = () => {
+        while (c.writable && c.write(endless));
+        if (c.writable) c.once("drain", pump);
+      };
+      pump();
+    });
+    const d = await dial(`${own.url.replace("http", "ws")}/api/v2/workspaceagents/${ws.agents[0]!.id}/connect?kind=tcp&port=${port}`, { "Outpost-Session-Token": fleet.ownerToken });
+    if (!("socket" in d)) throw new Error("refused");
+    const got = collect(d.socket);
+    await eventually(() => got.bytes() > 0, 5000, "data");
+    // Stop reading: the server's close frame will sit unread behind the data.
+    d.socket.pause();
+    const started = Date.now();
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await agent.closed).code).toBe(1001);
+    d.socket.terminate();
+  });
+});
