@@ -1,8 +1,9 @@
 // The agent tunnel protocol above the mux (DESIGN.md, "Agent and connections").
 //
 // 1. The agent dials `AGENT_RPC_PATH` with its token in `AGENT_TOKEN_HEADER` and its protocol version in
-//    `AGENT_VERSION_HEADER`. A wrong/revoked token or another version is refused before the upgrade
-//    (401 / 426, the API error body naming why); a server that upgrades anyway closes with 4000+status.
+//    `AGENT_VERSION_HEADER`. A wrong/revoked token, a missing or garbled version header or another version
+//    is refused before the upgrade (401 / 400 / 426, the API error body naming why); once upgraded, the
+//    server closes with the codes in AGENT_CLOSE.
 // 2. Both sides run a `Mux` over the WebSocket (the agent is the initiator). Stream 0 carries newline-
 //    delimited JSON: the server speaks first with `hello` (its version and the agent's manifest); the
 //    agent checks the version again and answers with `AgentMessage`s for the life of the connection.

@@ -122,6 +122,12 @@ export const AgentLogSchema = z.object({
 });
 export type AgentLog = z.infer<typeof AgentLogSchema>;
 
+/**
+ * `GET /api/v2/workspaceagents/:agent/logs?after&wait` -> AgentLogsResponse (1000 lines at most per page).
+ * `wait` returns early on new lines or a lifecycle change. As a WebSocket: `{"type":"log","log":AgentLog}`
+ * for each line and `{"type":"agent","agent":WorkspaceAgent}` at first and on each lifecycle change.
+ * An agent stores 10,000 lines / 5 MiB of logs; then one warn line says so and later lines are dropped.
+ */
 export const AgentLogsQuerySchema = z.strictObject({
   /** Only logs with an id above this (the last one seen). */
   after: z.coerce.number().int().min(0).default(0),
@@ -134,7 +140,20 @@ export type AgentLogsResponse = z.infer<typeof AgentLogsResponseSchema>;
 
 export const AgentParamSchema = z.strictObject({ agent: z.string().uuid("must be an agent id") });
 
-/** Client relay: `GET AGENT_CONNECT_PATH(agent)?kind=ssh|tcp&port=N` upgraded to a WebSocket of raw bytes. */
+/**
+ * Client relay: `GET agentConnectPath(agent)?kind=ssh|tcp&port=N` upgraded to a WebSocket of raw bytes
+ * (binary frames; a text frame from the client is bytes too). Only the workspace's owner (and site
+ * owners) may connect. The server checks everything AND opens the stream on the agent before the upgrade,
+ * so every refusal is a plain HTTP response with the API error body: 401; 404 (no such agent, or a
+ * workspace you cannot see); 403 (you can see it, not enter it); 400 (query); 409 (workspace stopped:
+ * the message says `outpost start WS`); 503 (agent not connected: its status and last connection in
+ * `detail`; or no answer within 15 s); 502 BAD_GATEWAY (the agent refused the stream, with its reason,
+ * e.g. "nothing listens on 127.0.0.1:8080"). Without an upgrade, a request that passes the checks gets 426.
+ * Once upgraded: the agent ending its side closes with 1000; the client closing ends the upload (the
+ * agent sees EOF and has 5 s to finish); the agent resetting the stream sends a text frame
+ * `{"type":"error","error":{"code":"BAD_GATEWAY",...}}` and closes 4502; the agent going away: UNAVAILABLE
+ * and 4503; server shutdown: 1001. Every relay counts as use of the workspace.
+ */
 export const agentConnectPath = (agentId: string): string => `/api/v2/workspaceagents/${encodeURIComponent(agentId)}/connect`;
 /** The same by names, so `outpost ssh --stdio` needs one request: `?agent=NAME` picks one of several. */
 export const workspaceConnectPath = (user: string, workspace: string): string => `/api/v2/users/${encodeURIComponent(user)}/workspaces/${encodeURIComponent(workspace)}/connect`;
@@ -147,7 +166,9 @@ export const ConnectQuerySchema = z.strictObject({
 /**
  * Reconnecting terminal: `GET agentPtyPath(agent)?reconnect=UUID&width=W&height=H[&command=...]` upgraded
  * to a WebSocket. The client sends `PtyInput` JSON text frames; the server sends the terminal's output as
- * binary frames, starting with the scrollback when `reconnect` names an existing terminal.
+ * binary frames, starting with the scrollback when `reconnect` names an existing terminal. Refusals and
+ * close codes as for the relay above; input that is not PtyInput JSON in a text frame ends it with an
+ * error frame (INVALID_INPUT, naming the field) and close 4400.
  */
 export const agentPtyPath = (agentId: string): string => `/api/v2/workspaceagents/${encodeURIComponent(agentId)}/pty`;
 export const PtyQuerySchema = z.strictObject({
@@ -157,8 +178,16 @@ export const PtyQuerySchema = z.strictObject({
   command: z.string().max(4096).optional(),
 });
 
-/** `GET /api/v2/workspaces/:id/watch` (WebSocket): the workspace as JSON text, again on every change. */
+/**
+ * `GET /api/v2/workspaces/:id/watch` (WebSocket, for whoever may read the workspace, else 404 before the
+ * upgrade): `{"type":"workspace","workspace":Workspace}` at once and again on every change of the
+ * workspace, its builds or its agents (changes within ~100 ms come as one; a slow reader gets the latest).
+ * A deleted workspace's last view is followed by close 1000.
+ */
 export const workspaceWatchPath = (workspaceId: string): string => `/api/v2/workspaces/${encodeURIComponent(workspaceId)}/watch`;
 
-/** Where the server serves the agent binary (and `.sha256` next to it). */
+/**
+ * Where the server serves the agent binary (and `.sha256` next to it, in sha256sum format). Public; the
+ * ETag is the sha256 (`If-None-Match` answers 304); 404 when the server has none built.
+ */
 export const AGENT_BINARY_PATH = "/bin/outpost-agent-linux-amd64";
