@@ -64,9 +64,10 @@ function waitExit(child) {
 /**
  * Starts `outpost server` on a free port with its data dir (and the embedded PostgreSQL root, so nothing
  * lands in /var/lib/outpost as root) under `work`, which must be world-searchable. Resolves once it printed
- * "Press Ctrl-C to stop." and /healthz answers 200. `extraEnv` adds OUTPOST_* settings.
+ * "Press Ctrl-C to stop." and /healthz answers 200. `extraEnv` adds OUTPOST_* settings; `cli` runs another
+ * copy of the CLI launcher (bench/lib/cli-snapshot.mjs); `nodeArgs` go before it (e.g. --cpu-prof).
  */
-export async function startServer(work, { extraEnv = {}, timeoutMs = 120_000 } = {}) {
+export async function startServer(work, { extraEnv = {}, timeoutMs = 120_000, cli = cliPath, nodeArgs = [] } = {}) {
   const port = await freePort();
   const dataDir = path.join(work, "data");
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -78,7 +79,7 @@ export async function startServer(work, { extraEnv = {}, timeoutMs = 120_000 } =
     ...extraEnv,
   });
   const t0 = now();
-  const child = spawn(process.execPath, [cliPath, "server"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...nodeArgs, cli, "server"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let ready = false;
   const onData = (chunk) => {
@@ -107,13 +108,18 @@ export async function startServer(work, { extraEnv = {}, timeoutMs = 120_000 } =
   return {
     url,
     dataDir,
+    /** The server's process (Node; PostgreSQL runs in its own processes, see postmasterPid()). */
+    pid: child.pid,
     readyMs: round(now() - t0),
     output: () => output,
     /** SIGTERM, wait for exit; resolves with the exit code (or "timeout" after killing it). */
     async stop(graceMs = 30_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
       child.kill("SIGTERM");
-      const exit = await Promise.race([waitExit(child), sleep(graceMs).then(() => undefined)]);
+      let timer;
+      const grace = new Promise((r) => (timer = setTimeout(r, graceMs)));
+      // The grace timer is cleared, or it would keep the bench alive for graceMs after the server exits.
+      const exit = await Promise.race([waitExit(child), grace.then(() => undefined)]).finally(() => clearTimeout(timer));
       if (!exit) {
         child.kill("SIGKILL");
         await waitExit(child);
