@@ -75,17 +75,19 @@ function toApiError(err: unknown): ApiError | undefined {
 export type HttpApp = FastifyInstance;
 
 /**
- * Closes the app. Node's server.close() reaps the keep-alive connections idle at that instant; one whose
- * response was still finishing (a download that just ended) would otherwise hold the close for the whole
- * keep-alive timeout (72 s), so idle connections are reaped again until the close completes.
+ * Closes the app without waiting on stragglers. Node's server.close() reaps the keep-alive connections
+ * idle at that instant; one whose response was still finishing (a download that just ended) would hold
+ * the close for the keep-alive timeout (72 s), so idle ones are reaped again until the close completes.
+ * After a grace period (long polls have answered: `closing` aborted them) what is left is dropped: a
+ * WebSocket peer that stopped reading never answers the close frame (ws would wait 30 s), nor does a
+ * download stalled by a client that stopped reading ever end.
  */
 export async function closeApp(app: HttpApp): Promise<void> {
   const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
-  // WebSockets are sent a close frame; a peer that stopped reading (backpressure) never answers it, and
-  // ws would wait 30 s: after a moment they are dropped.
   const killer = setTimeout(() => {
     for (const client of app.websocketServer.clients) client.terminate();
-  }, WEBSOCKET_CLOSE_GRACE_MS);
+    app.server.closeAllConnections();
+  }, CLOSE_GRACE_MS);
   try {
     await app.close();
   } finally {
@@ -94,7 +96,7 @@ export async function closeApp(app: HttpApp): Promise<void> {
   }
 }
 
-const WEBSOCKET_CLOSE_GRACE_MS = 2000;
+const CLOSE_GRACE_MS = 2000;
 
 export interface AppOptions {
   routes: RouteDef[];

@@ -2,6 +2,7 @@
 // matching If-None-Match, the .sha256 next to it, a helpful 404 when it is not built.
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,5 +64,22 @@ describe("agent binary download", () => {
     expect(after.status).toBe(200);
     expect(after.headers.get("etag")).toBe(`"${sha(next)}"`);
     expect(Buffer.from(await after.arrayBuffer()).equals(next)).toBe(true);
+  });
+
+  it("a download stalled by a client that stopped reading does not hold the server's shutdown", async () => {
+    fs.writeFileSync(file, randomBytes(16 * 1024 * 1024));
+    const own = await createTestServer({ listen: true, env: { OUTPOST_AGENT_BINARY: file } });
+    const port = new URL(own.url).port;
+    const client = net.connect({ host: "127.0.0.1", port: Number(port) });
+    await new Promise((r) => client.once("connect", r));
+    client.write(`GET ${URL_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    // Read the first bytes, then stop: the rest of the 16 MiB fills the socket buffers and stalls.
+    await new Promise((r) => client.once("data", r));
+    client.pause();
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    client.destroy();
   });
 });
