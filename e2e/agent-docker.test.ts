@@ -109,6 +109,12 @@ describe.skipIf(!ready.ok)(`the agent in a Docker workspace${ready.ok ? "" : ` (
     await fs.writeFile(local, "to the container\n");
     await run("scp", ["-F", path.join(cli.home, ".ssh", "config"), "-q", local, "outpost.mounted:hello.txt"], { env: { PATH: process.env.PATH, HOME: cli.home, OUTPOST_CONFIG_DIR: cli.configDir } });
     expect((await ssh(["outpost.mounted", "cat /home/dev/hello.txt"])).stdout).toBe("to the container\n");
+    // `outpost` inside the container is the agent binary: dotfiles work without Node or the CLI.
+    const dots = await ssh([
+      "outpost.mounted",
+      'set -e; mkdir -p dots; cd dots; printf "echo installed-by-dotfiles > $HOME/dotfiles-ran\\n" > install.sh; git init -q -b main; git -c user.name=t -c user.email=t@example.com add .; git -c user.name=t -c user.email=t@example.com commit -qm d; cd; outpost dotfiles file:///home/dev/dots; cat dotfiles-ran',
+    ]);
+    expect(dots.stdout).toContain("installed-by-dotfiles");
     const agent = (await owner.workspace(ws.id)).agents[0]!;
     expect(agent.metadata.map((m) => m.key)).toEqual(["load", "home_disk"]);
     await until("the metadata results", async () => (await owner.agent(agent.id)).metadata.every((m) => m.result !== null));

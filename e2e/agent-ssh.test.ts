@@ -200,6 +200,21 @@ describe("OpenSSH through the agent", () => {
     expect(await fs.readFile(path.join(scratch, "back", "sub", "b.txt"), "utf8")).toBe("beta\n");
   });
 
+  it("offers `outpost dotfiles` in sessions (the CLI that runs the agent), idempotent", async () => {
+    const repo = path.join(scratch, "dots");
+    await fs.mkdir(repo, { recursive: true });
+    await fs.writeFile(path.join(repo, "install.sh"), 'echo "install ran" >> "$HOME/dotfiles-runs"\n', { mode: 0o755 });
+    const git = (...args: string[]) => run("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: repo });
+    await git("init", "-q", "-b", "main");
+    await git("add", ".");
+    await git("commit", "-qm", "dotfiles");
+    for (let i = 0; i < 2; i++) {
+      const r = await ssh(["outpost.box", `outpost dotfiles file://${repo}`]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect((await ssh(["outpost.box", 'cat "$HOME/dotfiles-runs"'])).stdout).toBe("install ran\ninstall ran\n");
+  });
+
   it("moves 100 MB each way intact", async () => {
     const up = path.join(scratch, "big.bin");
     await run("sh", ["-c", `head -c 100000000 /dev/urandom > '${up}'`]);

@@ -27,10 +27,10 @@ export default defineTemplate({
     }),
     dotfiles_uri: param.string({
       displayName: "Dotfiles repository",
-      description: "Git repository with your dotfiles, cloned into ~/.dotfiles on first start (its install.sh is run). Leave empty for none.",
+      description: "Git repository with your dotfiles, cloned (or updated) at each start and its install script run (`outpost dotfiles`). Leave empty for none.",
       default: "",
-      regex: "^$|^(https?|ssh|git)://\\S+$|^[\\w.-]+@[\\w.-]+:\\S+$",
-      regexError: "must be a git URL (https://, ssh://, git:// or user@host:path)",
+      regex: "^$|^(https?|ssh|git|file)://\\S+$|^[\\w.-]+@[\\w.-]+:\\S+$",
+      regexError: "must be a git URL (https://, ssh://, git://, file:// or user@host:path)",
     }),
   },
 
@@ -38,13 +38,8 @@ export default defineTemplate({
     // Named after the workspace id, so it stays the same across renames, stops and updates.
     const home = docker.volume({ name: `outpost-${workspace.id}-home` });
 
-    const dotfiles = params.dotfiles_uri
-      ? [
-          `if [ ! -d "$HOME/.dotfiles" ]; then`,
-          `  git clone --depth 1 ${sh(params.dotfiles_uri)} "$HOME/.dotfiles" && { [ ! -x "$HOME/.dotfiles/install.sh" ] || "$HOME/.dotfiles/install.sh"; }`,
-          `fi`,
-        ]
-      : [];
+    // `outpost` in a workspace is the agent's own command: clones (or pulls) and runs the install script.
+    const dotfiles = params.dotfiles_uri ? [`outpost dotfiles ${sh(params.dotfiles_uri)}`] : [];
 
     const main = agent({
       dir: "/home/dev",

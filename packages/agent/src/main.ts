@@ -3,6 +3,7 @@
 //
 //   outpost-agent [run]      the daemon: OUTPOST_AGENT_URL, OUTPOST_AGENT_TOKEN (required),
 //                            OUTPOST_AGENT_LOG_LEVEL (debug | info | warn | error, default info)
+//   outpost-agent dotfiles REPO   (also `outpost dotfiles` in sessions: the agent's shim runs this binary)
 //   outpost-agent --version
 //   outpost-agent --self-test
 //
@@ -20,7 +21,7 @@ const sdkAgents = () => import("@outpost/sdk/agents");
 
 async function usage(): Promise<string> {
   const { AGENT_TOKEN_ENV, AGENT_URL_ENV } = await sdkAgents();
-  return `usage: outpost-agent [run] | --version | --self-test
+  return `usage: outpost-agent [run] | dotfiles REPO | --version | --self-test
 
 The Outpost workspace agent: dials the Outpost server and serves SSH, terminals and port forwarding
 for this workspace. Environment:
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(await usage());
     return 0;
   }
+  if (command === "dotfiles") return dotfiles(argv.slice(1));
   if (command !== undefined && command !== "run") {
     process.stderr.write(`outpost-agent: unknown command ${JSON.stringify(command)}\n${await usage()}`);
     return 2;
@@ -85,8 +87,22 @@ async function run(): Promise<number> {
   process.on("unhandledRejection", (err) => log.error("unhandled rejection (a bug; the agent keeps running)", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   // Loaded here, not at the top: ssh2, node-pty and the rest cost time `--version` need not pay.
   const { runAgent } = await import("./run.js");
-  await runAgent({ url: url!, token: token!, log, signal: stop.signal, env: { ...env } });
+  await runAgent({ url: url!, token: token!, log, signal: stop.signal, env: { ...env }, outpostCommand: [process.execPath] });
   return 0;
+}
+
+async function dotfiles(argv: string[]): Promise<number> {
+  const { DotfilesError, runDotfiles } = await import("./dotfiles.js");
+  const env = process.env;
+  const home = env.HOME || (await import("node:os")).homedir();
+  const configDir = env.OUTPOST_CONFIG_DIR || `${home}/.config/outpost`;
+  try {
+    return await runDotfiles({ argv, env: { ...env }, home, configDir, out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) });
+  } catch (err) {
+    if (!(err instanceof DotfilesError)) throw err;
+    process.stderr.write(`error: ${err.message}\n${err.hints.map((h) => `  ${h}\n`).join("")}`);
+    return err.exitCode;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -21,6 +21,7 @@ import { runStartupScript, type StartupScript } from "./startup-script.js";
 import { StatsTracker } from "./stats.js";
 import { createDispatcher } from "./stream-dispatcher.js";
 import { runTunnel } from "./tunnel.js";
+import { prependPath, writeOutpostShim } from "./outpost-shim.js";
 import { childEnv, minimalEnv, resolveDirectory } from "./workspace-env.js";
 
 export const AGENT_VERSION: string = pkg.version;
@@ -63,6 +64,11 @@ export interface RunAgentOptions {
   sftpServerPath?: string | null;
   /** Children get this long between SIGTERM and SIGKILL at shutdown. Default 3 s. */
   shutdownGraceMs?: number;
+  /**
+   * How sessions and scripts run `outpost` (e.g. `outpost dotfiles`): the agent binary itself, or the
+   * CLI that runs this agent. Put first on their PATH through a shim (outpost-shim.ts). Default: none.
+   */
+  outpostCommand?: string[];
 }
 
 export async function runAgent(options: RunAgentOptions): Promise<void> {
@@ -83,7 +89,12 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
   let closing = false;
   let resolveManifest!: () => void;
   const manifestReady = new Promise<void>((r) => (resolveManifest = r));
-  const env = () => childEnv(baseEnv, manifest, options.url);
+  const shimDir = options.outpostCommand ? writeOutpostShim(options.outpostCommand, log) : undefined;
+  const env = () => {
+    const e = childEnv(baseEnv, manifest, options.url);
+    const withShim = prependPath(e.PATH, shimDir);
+    return withShim ? { ...e, PATH: withShim } : e;
+  };
   const beforeSession = async () => {
     await manifestReady;
     // Blocking scripts hold sessions until they finish, or time out (a hung script must not lock users out).

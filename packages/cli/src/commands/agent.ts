@@ -42,7 +42,9 @@ export async function run(ctx: CliContext): Promise<number> {
   const onHangup = () => log.info("ignoring SIGHUP");
   process.on("SIGHUP", onHangup);
   try {
-    await runAgent({ url: url!, token: token!, log, signal: stop.signal, env: { ...ctx.env } });
+    // Sessions run `outpost` (e.g. `outpost dotfiles`) with this same CLI.
+    const outpostCommand = ctx.self ? [ctx.self.node, ctx.self.script] : undefined;
+    await runAgent({ url: url!, token: token!, log, signal: stop.signal, env: { ...ctx.env }, ...(outpostCommand ? { outpostCommand } : {}) });
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
