@@ -33,7 +33,7 @@ describe("starter templates", () => {
       mounts: [{ volume: `outpost-${WS_ID}-home`, target: "/home/dev" }],
       agent: { name: "main", dir: "/home/dev", env: { GIT_AUTHOR_EMAIL: "alice@example.com" } },
     });
-    expect((start.resources[1] as { agent: { startupScript: string } }).agent.startupScript).toContain("git clone --depth 1 'https://example.com/me/dotfiles.git'");
+    expect((start.resources[1] as { agent: { startupScript: string } }).agent.startupScript).toContain("outpost dotfiles 'https://example.com/me/dotfiles.git'");
 
     const stop = await loadTemplate({ dir: dir("docker") }, { mode: "build", context: context("stop", params) });
     expect(addresses(stop.resources)).toEqual([`docker_volume.outpost-${WS_ID}-home`]);
