@@ -8,6 +8,7 @@ import { accessSync, constants as fsConstants } from "node:fs";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import ssh2, { type Connection } from "ssh2";
+import { generateHostKey } from "../host-key.js";
 import type { SessionTracker } from "../session-tracker.js";
 import { type AgentSocket, createAgentSocket } from "./agent-forward.js";
 import { isOpenSshClient, readClientIdent } from "./client-ident.js";
@@ -75,7 +76,7 @@ const IDENT_TIMEOUT_MS = 300;
 const ACTIVITY_INTERVAL_MS = 1000;
 
 export function createSshServer(opts: SshServerOptions): SshServer {
-  const hostKey = opts.hostKey ?? ssh2.utils.generateKeyPairSync("ed25519").private;
+  const hostKey = opts.hostKey ?? generateHostKey();
   const graceMs = opts.killGraceMs ?? 2000;
   let sftpMode: SftpMode | undefined;
   const resolveSftp = (): SftpMode => {

@@ -138,9 +138,11 @@ export function spawnPty(channel: ServerChannel, spec: PtySpec): SessionProcess 
     failedToStart(channel, spec, err);
     return { pid: undefined, signal: () => false, resize: () => {}, terminate: async () => {} };
   }
+  let done = false;
   const exited = new Promise<void>((resolve) => {
     // node-pty reports the exit once the terminal's output has been read to the end.
     term.onExit(({ exitCode, signal }) => {
+      done = true;
       const name = signal ? (SIGNAL_NAMES.get(signal) ?? null) : null;
       reportExit(channel, exitCode, name);
       resolve();
@@ -162,7 +164,7 @@ export function spawnPty(channel: ServerChannel, spec: PtySpec): SessionProcess 
   // A terminal has no half-close: EOF from the client is ignored, as sshd does for PTY sessions.
   channel.on("data", (data: Buffer) => {
     spec.touch();
-    term.write(data);
+    if (!done) term.write(data); // node-pty logs to the console when writing to a closed terminal
   });
   return {
     pid: term.pid,

@@ -147,3 +147,35 @@ describe("connections", () => {
     client.end();
   });
 });
+
+describe("startup gate (beforeSession)", () => {
+  it("holds sessions until it resolves; port forwards do not wait; a failed gate still lets users in", async () => {
+    let open!: () => void;
+    let fail!: (err: Error) => void;
+    let gate = new Promise<void>((resolve, reject) => ((open = resolve), (fail = reject)));
+    const gated = await startHarness({ beforeSession: () => gate });
+    try {
+      let finished = false;
+      const pending = ssh(gated, "echo after-gate").then((r) => ((finished = true), r));
+      // The connection is up and waiting (a forward works meanwhile); the command has not run.
+      const net = await import("node:net");
+      const echo = net.createServer((s) => s.pipe(s));
+      await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
+      const w = await ssh(gated, undefined, { options: ["-W", `127.0.0.1:${(echo.address() as import("node:net").AddressInfo).port}`], input: "fwd\n" });
+      echo.close();
+      expect(w.stdout).toBe("fwd\n");
+      expect(finished).toBe(false);
+      open();
+      expect(await pending).toMatchObject({ code: 0, stdout: "after-gate\n" });
+
+      gate = new Promise<void>((resolve, reject) => ((open = resolve), (fail = reject)));
+      const second = ssh(gated, "echo despite-failure");
+      await new Promise((r) => setTimeout(r, 100));
+      fail(new Error("startup script timed out"));
+      expect(await second).toMatchObject({ code: 0, stdout: "despite-failure\n" });
+      expect(gated.logs.some((l) => l.level === "warn" && /startup gate failed/.test(l.msg))).toBe(true);
+    } finally {
+      await gated.close();
+    }
+  });
+});
