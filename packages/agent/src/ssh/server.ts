@@ -12,7 +12,7 @@ import { generateHostKey } from "../host-key.js";
 import type { SessionTracker } from "../session-tracker.js";
 import { type AgentSocket, createAgentSocket } from "./agent-forward.js";
 import { isOpenSshClient, readClientIdent } from "./client-ident.js";
-import { type Account, currentAccount } from "./login-env.js";
+import { currentAccount } from "./login-env.js";
 import { directConnect, type ForwardContext, RemoteForwards } from "./port-forward.js";
 import { handleSession, type Logger, type SessionContext, type SftpMode } from "./session.js";
 
@@ -73,6 +73,8 @@ const ALL_CIPHERS = [
 ] as const;
 const GCM_CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"] as const;
 const IDENT_TIMEOUT_MS = 300;
+/** A stream that has not completed the SSH handshake and authentication by then is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 60_000;
 const ACTIVITY_INTERVAL_MS = 1000;
 
 export function createSshServer(opts: SshServerOptions): SshServer {
@@ -104,7 +106,6 @@ export function createSshServer(opts: SshServerOptions): SshServer {
 
   /** Runs one SSH connection; `done` is called once everything it started has been ended. */
   const serve = (stream: Duplex, client: Connection, done: () => void) => {
-    let account: Account;
     const resources = new Set<() => Promise<void> | void>();
     const release = opts.sessions.open("ssh");
     let lastActivity = 0;
@@ -115,7 +116,13 @@ export function createSshServer(opts: SshServerOptions): SshServer {
         opts.sessions.activity();
       }
     };
+    let finished = false;
     const track = (close: () => Promise<void> | void) => {
+      if (finished) {
+        // Registered after the connection ended (a session that waited for the startup gate): end it now.
+        void close();
+        return () => {};
+      }
       resources.add(close);
       return () => void resources.delete(close);
     };
@@ -124,7 +131,6 @@ export function createSshServer(opts: SshServerOptions): SshServer {
     const remoteForwards = new RemoteForwards(ctxForward);
     const sock = stream as Duplex & { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number };
 
-    let finished = false;
     const finish = () => {
       if (finished) return;
       finished = true;
@@ -151,9 +157,8 @@ export function createSshServer(opts: SshServerOptions): SshServer {
 
     client.on("authentication", (ctx) => ctx.accept());
     client.on("ready", () => {
-      account = currentAccount();
       const sessionCtx: SessionContext = {
-        account,
+        account: currentAccount(),
         agentEnv: opts.agentEnv?.() ?? {},
         env: opts.env,
         directory: opts.directory,
@@ -226,7 +231,13 @@ export function createSshServer(opts: SshServerOptions): SshServer {
         }
       };
       live.set(stream, () => stream.destroy());
+      const handshake = setTimeout(() => {
+        opts.log.info("ssh: no SSH handshake in time, dropping the stream");
+        stream.destroy();
+      }, HANDSHAKE_TIMEOUT_MS);
+      handshake.unref();
       stream.once("close", () => {
+        clearTimeout(handshake);
         if (!served) {
           live.delete(stream);
           done();
@@ -245,6 +256,7 @@ export function createSshServer(opts: SshServerOptions): SshServer {
         if (stream.destroyed) return;
         inject(stream, ident, (client) => {
           served = true;
+          client.once("ready", () => clearTimeout(handshake));
           serve(stream, client, done);
         });
       });

@@ -117,7 +117,8 @@ export function handleSession(ctx: SessionContext, acceptSession: AcceptConnecti
     accept?.();
   });
 
-  const start = async (channel: ServerChannel, command: { file: string; args: string[] } | undefined, loginCommand: string | undefined) => {
+  /** `argv`: a program to run as is (a subsystem); otherwise the shell runs `execCommand` or a login. */
+  const start = async (channel: ServerChannel, argv: { file: string; args: string[] } | undefined, execCommand: string | undefined) => {
     let closed = false;
     let untrack = () => {};
     whenClosed(channel, () => {
@@ -140,22 +141,22 @@ export function handleSession(ctx: SessionContext, acceptSession: AcceptConnecti
       term: ptyReq?.term,
       authSock,
     });
-    const argv = command ?? sessionCommand(ctx.account.shell, loginCommand);
+    const program = argv ?? sessionCommand(ctx.account.shell, execCommand);
     const spec = {
-      ...argv,
+      ...program,
       cwd,
       env,
       touch: ctx.touch,
-      onError: (message: string, err: unknown) => ctx.log.warn(`ssh: ${message}`, { err: String(err), file: argv.file }),
+      onError: (message: string, err: unknown) => ctx.log.warn(`ssh: ${message}`, { err: String(err), file: program.file }),
     };
-    const running = ptyReq && !command ? spawnPty(channel, { ...spec, ...ptyReq }) : spawnPiped(channel, spec);
+    const running = ptyReq && !argv ? spawnPty(channel, { ...spec, ...ptyReq }) : spawnPiped(channel, spec);
     proc = running;
     untrack = ctx.track(() => running.terminate(ctx.graceMs));
   };
 
-  const run = (accept: AcceptConnection<ServerChannel>, command: { file: string; args: string[] } | undefined, loginCommand: string | undefined) => {
+  const run = (accept: AcceptConnection<ServerChannel>, argv: { file: string; args: string[] } | undefined, execCommand: string | undefined) => {
     const channel = accept();
-    start(channel, command, loginCommand).catch((err: unknown) => {
+    start(channel, argv, execCommand).catch((err: unknown) => {
       ctx.log.error("ssh: session failed to start", { err: String(err) });
       channel.close();
     });

@@ -217,3 +217,27 @@ describe("server.close()", () => {
     await own.close();
   });
 });
+
+describe("a session waiting for the startup gate", () => {
+  it("never leaves a process behind when its client left before the gate opened", async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const gated = await startHarness({ beforeSession: () => gate });
+    try {
+      const a = marker();
+      const child = spawn("ssh", [...gated.sshOptions, "127.0.0.1", `exec -a ${a.nameExpr} sleep 60`], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: gated.clientHome },
+        stdio: "ignore",
+      });
+      await waitFor(() => gated.tracker.open === 1, 5000, "the connection");
+      await new Promise((r) => setTimeout(r, 200)); // the exec request is in and waiting
+      child.kill("SIGKILL");
+      await waitFor(() => gated.server.connections === 0, 5000, "the connection to end");
+      open();
+      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(async () => (await processesWith(a.name)).length === 0, 5000, "no session process");
+    } finally {
+      await gated.close();
+    }
+  });
+});
