@@ -175,6 +175,33 @@ describe("channels", () => {
     ch.close();
   });
 
+  it("a slow reader pauses a PTY session's child too", async () => {
+    const pidFile = path.join(h.dir, `pty-${randomInt(1e9)}.pid`);
+    const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+      client.exec(`echo $$ > ${pidFile}; exec cat /dev/zero`, { pty: { rows: 24, cols: 80 } }, (err, c) => (err ? reject(err) : resolve(c))),
+    );
+    ch.pause();
+    await waitFor(() => {
+      try {
+        return Number(readFileSync(pidFile, "utf8")) > 0;
+      } catch {
+        return false;
+      }
+    }, 5000, "the pid");
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    const readByChild = () => Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
+    await new Promise((r) => setTimeout(r, 300));
+    const first = readByChild();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(first).toBeLessThan(16 << 20);
+    expect(readByChild() - first).toBeLessThan(1 << 20);
+    let got = 0;
+    ch.on("data", (d: Buffer) => (got += d.length));
+    ch.resume();
+    await waitFor(() => got > 20 << 20, 10_000, "20 MB after resuming");
+    ch.close();
+  });
+
   it("a child that does not read its input holds the client back (window not re-opened)", async () => {
     const a = marker();
     const ch = await exec(`sleep ${a.expr}`);
