@@ -4,7 +4,8 @@
 // them costs while they idle (CPU), at several N in one run, against the same server with no agent
 // connected. Prints one JSON document (progress on stderr); exits 1 on a failed check. See bench/README.md.
 //
-//   node bench/agent-scale.mjs [--n 100,500,2000] [--concurrency 100] [--idle-seconds 30] [--create-concurrency 16] [--keep]
+//   node bench/agent-scale.mjs [--n 100,500,2000] [--concurrency 100] [--idle-seconds 30] [--create-concurrency 16]
+//                              [--cpu-prof-dir DIR] [--keep]
 import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -13,6 +14,7 @@ import { pushTemplate } from "./lib/agent-workspace.mjs";
 import { startBenchDaemons, BENCH_TAGS } from "./lib/bench-daemon.mjs";
 import { gitState, snapshotCli } from "./lib/cli-snapshot.mjs";
 import { alive, apiClient, makeLog, median, now, percentile, round, sleep, startServer } from "./lib/outpost.mjs";
+import { connectInspector, inspectorUrl } from "./lib/inspector.mjs";
 import { cpuSeconds, loadavg, rssKb, treeFigures } from "./lib/proc.mjs";
 import { loadProtocol, pool, SimAgent } from "./lib/sim-agent.mjs";
 
@@ -29,6 +31,7 @@ const CONCURRENCY = Number(option("--concurrency") ?? 100);
 const IDLE_SECONDS = Number(option("--idle-seconds") ?? 30);
 const CREATE_CONCURRENCY = Number(option("--create-concurrency") ?? 16);
 const DAEMONS = Number(option("--daemons") ?? 8);
+const PROF_DIR = option("--cpu-prof-dir");
 const KEEP = args.includes("--keep");
 const MAX_N = Math.max(...NS);
 
@@ -70,8 +73,11 @@ async function waitView(api, want, timeoutMs = 120_000) {
   }
 }
 
-/** Server and PostgreSQL figures over an idle window (nothing but the agents' own keepalives going on). */
-async function idleWindow(server, seconds) {
+/**
+ * Server and PostgreSQL figures over an idle window (nothing but the agents' own keepalives going on).
+ * CPU is read before the forced garbage collection that precedes the memory figures after GC.
+ */
+async function idleWindow(server, inspector, seconds) {
   const pg = server.postmasterPid();
   const s0 = cpuSeconds(server.pid);
   const p0 = treeFigures(pg);
@@ -84,12 +90,17 @@ async function idleWindow(server, seconds) {
     rss.push(rssKb(server.pid));
   }
   const wall = (now() - t0) / 1000;
+  const s1 = cpuSeconds(server.pid);
   const p1 = treeFigures(pg);
   const b1 = process.cpuUsage(b0);
+  const mem = await inspector.memoryAfterGc();
   return {
     server_rss_mb: mb(median(rss)),
     server_rss_max_mb: mb(Math.max(...rss)),
-    idle_cpu_pct: round(((cpuSeconds(server.pid) - s0) / wall) * 100),
+    server_rss_after_gc_mb: mb(rssKb(server.pid)),
+    server_heap_used_after_gc_mb: round(mem.heapUsed / 1048576),
+    server_external_after_gc_mb: round(mem.external / 1048576),
+    idle_cpu_pct: round(((s1 - s0) / wall) * 100),
     postgres: { processes: p1.processes, rss_mb: mb(p1.rssKb), pss_mb: mb(p1.pssKb), idle_cpu_pct: round(((p1.cpuSeconds - p0.cpuSeconds) / wall) * 100) },
     bench_process_idle_cpu_pct: round(((b1.user + b1.system) / 1e6 / wall) * 100),
     window_s: round(wall),
@@ -106,12 +117,18 @@ async function main() {
   if (ownLimit && ownLimit.soft < MAX_N + 256) throw new Error(`this process may open ${ownLimit.soft} files, fewer than ${MAX_N} agents need: run \`ulimit -n ${Math.max(65536, MAX_N * 2)}\` first`);
   let server;
   let daemons;
+  let inspector;
   const agents = [];
   try {
     const cli = await snapshotCli(work, log);
     result.cli = { bundleBuiltAt: cli.bundleBuiltAt, rebuiltForThisRun: cli.rebuilt };
     const sdk = await loadProtocol(work);
-    server = await startServer(work, { cli: cli.script });
+    // The inspector on a free port: a forced GC before each memory reading, and CPU profiles on request.
+    server = await startServer(work, { cli: cli.script, nodeArgs: ["--inspect=127.0.0.1:0"] });
+    const url = inspectorUrl(server.output());
+    if (!url) throw new Error(`no inspector URL in the server's output:\n${server.output().slice(-2000)}`);
+    inspector = await connectInspector(url);
+    if (PROF_DIR) await fs.mkdir(PROF_DIR, { recursive: true });
     const serverLimit = openFileLimit(server.pid);
     result.openFileLimits = { bench: ownLimit?.soft, server: serverLimit?.soft };
     if (serverLimit && serverLimit.soft < MAX_N + 512) failures.push(`the server may open only ${serverLimit.soft} files for ${MAX_N} agents: raise \`ulimit -n\``);
@@ -141,17 +158,20 @@ async function main() {
 
     await sleep(2000); // let the creation's trailing work (notifications, GC) settle
     log(`baseline: ${IDLE_SECONDS} s idle with no agent connected`);
-    result.baseline = await idleWindow(server, IDLE_SECONDS);
-    const baseRssMb = result.baseline.server_rss_mb;
+    result.baseline = await idleWindow(server, inspector, IDLE_SECONDS);
+    const base = result.baseline;
+    result.profiles = PROF_DIR ? {} : undefined;
 
     result.byN = {};
     for (const n of NS) {
       log(`N = ${n}: connecting, ${CONCURRENCY} dials at a time`);
       const cpu0 = cpuSeconds(server.pid);
       const pg0 = treeFigures(server.postmasterPid()).cpuSeconds;
+      if (PROF_DIR) await inspector.startProfile();
       const t0 = now();
       const latencies = await pool(n, CONCURRENCY, (i) => agents[i].connect().catch((err) => ({ error: err.message })));
       const connectAllMs = now() - t0;
+      if (PROF_DIR) result.profiles[`connect-${n}`] = await inspector.stopProfile(path.join(PROF_DIR, `server-connect-${n}.cpuprofile`));
       const errors = latencies.filter((l) => typeof l !== "number");
       if (errors.length) failures.push(`N=${n}: ${errors.length} agents failed to connect (first: ${errors[0].error})`);
       const ok = latencies.filter((l) => typeof l === "number");
@@ -161,7 +181,9 @@ async function main() {
       if (view.timedOut) failures.push(`N=${n}: the server shows ${view.ready} ready agents of ${n}`);
       log(`N = ${n}: all hellos after ${round(connectAllMs)} ms; server shows ${view.ready} ready ${view.ms} ms later`);
       const dropsBefore = drops.length;
-      const idle = await idleWindow(server, IDLE_SECONDS);
+      if (PROF_DIR) await inspector.startProfile();
+      const idle = await idleWindow(server, inspector, IDLE_SECONDS);
+      if (PROF_DIR) result.profiles[`idle-${n}`] = await inspector.stopProfile(path.join(PROF_DIR, `server-idle-${n}.cpuprofile`));
       const after = await serverView(api);
       const disconnects = drops.length - dropsBefore;
       if (after.connected !== n) failures.push(`N=${n}: after the idle window the server shows ${after.connected} connected agents, expected ${n}`);
@@ -174,7 +196,9 @@ async function main() {
         connect_postgres_cpu_ms_per_agent: round((connectPgCpu / n) * 1000),
         server_view_ready_after_ms: view.ms,
         ...idle,
-        rss_per_agent_kb: round(((idle.server_rss_mb - baseRssMb) * 1024) / n),
+        // After a forced GC on both sides: what the server keeps per connected agent.
+        rss_per_agent_kb: round(((idle.server_rss_after_gc_mb - base.server_rss_after_gc_mb) * 1024) / n),
+        heap_per_agent_kb: round(((idle.server_heap_used_after_gc_mb + idle.server_external_after_gc_mb - base.server_heap_used_after_gc_mb - base.server_external_after_gc_mb) * 1024) / n),
         disconnects,
         server_view_after_idle: after,
         connect_failures: errors.length,
@@ -188,6 +212,7 @@ async function main() {
   } finally {
     await pool(agents.length, 200, (i) => agents[i].close()).catch(() => undefined);
     await daemons?.stop();
+    inspector?.close();
     if (server) {
       const pg = server.postmasterPid();
       const code = await server.stop();

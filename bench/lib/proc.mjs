@@ -53,7 +53,16 @@ export function childrenOf(pid) {
   return out;
 }
 
-/** A process and its children (PostgreSQL: the postmaster and its backends and workers). */
+/** CPU seconds of the children the process has waited for (they move here from the live sum when they exit). */
+export function reapedChildrenCpuSeconds(pid) {
+  const f = statFields(pid);
+  return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/**
+ * A process and its children (PostgreSQL: the postmaster and its backends and workers). `cpuSeconds`
+ * counts the live processes and the children already reaped, so it only grows when a backend exits.
+ */
 export function treeFigures(rootPid) {
   const pids = [rootPid, ...childrenOf(rootPid)];
   let rss = 0;
@@ -67,6 +76,11 @@ export function treeFigures(rootPid) {
     } catch {
       // exited between the listing and the read
     }
+  }
+  try {
+    cpu += reapedChildrenCpuSeconds(rootPid);
+  } catch {
+    // the root is gone
   }
   return { processes: pids.length, rssKb: rss, pssKb: pss, cpuSeconds: cpu };
 }

@@ -56,8 +56,10 @@ export class SimAgent {
       const fail = (err) => {
         if (settled) return;
         settled = true;
+        clearTimeout(helloTimer);
         reject(err);
       };
+      const helloTimer = setTimeout(() => (fail(new Error("no hello from the server within 60 s")), ws.terminate()), 60_000);
       // Listening from the start: the server's hello may come in the same packet as the 101.
       ws.on("message", (data, isBinary) => (isBinary ? mux.receive(data) : mux.close("text frame")));
       ws.on("error", (err) => fail(err));
@@ -90,6 +92,7 @@ export class SimAgent {
         this.connected = true;
         this.agentId = hello.manifest.agent_id;
         settled = true;
+        clearTimeout(helloTimer);
         resolve(ms);
         // Keep reading stream 0 (the server may say hello again); the credit must flow.
         for (;;) if ((await mux.control.read().catch(() => null)) === null) break;
