@@ -66,9 +66,10 @@ function checkForwards(flag: string, specs: string[]): void {
 }
 
 /** Runs ssh with our stdio; resolves its exit code (128+signal when killed). */
-function runSsh(args: string[]): Promise<number> {
+function runSsh(args: string[], env: CliContext["env"]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn("ssh", args, { stdio: "inherit" });
+    // The ProxyCommand inherits this environment: OUTPOST_URL, OUTPOST_SESSION_TOKEN, OUTPOST_CONFIG_DIR.
+    const child = spawn("ssh", args, { stdio: "inherit", env: env as NodeJS.ProcessEnv });
     // Ctrl-C belongs to the remote session (ssh passes it on, or exits): we wait for ssh either way.
     const ignore = () => {};
     process.on("SIGINT", ignore);
@@ -113,5 +114,5 @@ export async function run(ctx: CliContext): Promise<number> {
   const client = await authedClient(ctx);
   const { agent } = await waitForAgent(ctx, client, target, { waitForStartup: !v["no-wait"] });
   const host = sshHostOf({ ...target, agent: agent.name });
-  return runSsh(sshArgs(ctx.self, host, { forwardAgent: v["forward-agent"], local: v["local-forward"], remote: v["remote-forward"], tty: v.tty, command }));
+  return runSsh(sshArgs(ctx.self, host, { forwardAgent: v["forward-agent"], local: v["local-forward"], remote: v["remote-forward"], tty: v.tty, command }), ctx.env);
 }

@@ -297,6 +297,22 @@ describe("outpost ssh", () => {
     expect(r.code).toBe(0);
   });
 
+  it("waits for a queued build, then for the agent", async () => {
+    await daemon.stop(); // the build stays queued until the daemon runs again
+    const created = await cli.run(["create", "late", "-t", "agented", "--no-follow"]);
+    expect(created.code).toBe(0);
+    const pending = cli.run(["ssh", "late", "--", "echo", "late-ok"]);
+    await new Promise((r) => setTimeout(r, 1000));
+    daemon.start();
+    await waitFor("the token of late", async () => (daemon.agentTokens.has("late.main") ? true : undefined));
+    await new Promise((r) => setTimeout(r, 700));
+    startAgent("late.main");
+    const r = await pending;
+    expect(r.stderr).toMatch(/^… waiting for the build \(queued for a provisioner\)\n(… waiting for the build\n)?… waiting for agent main to connect\n(… startup script running\n)?$/);
+    expect(r.stdout).toBe("late-ok\n");
+    expect(r.code).toBe(0);
+  });
+
   it("says how to install OpenSSH when ssh is missing", async () => {
     const r = await cli.run(["ssh", "dev", "--", "true"], { env: { PATH: "/nonexistent" } });
     expect(r.code).toBe(1);
