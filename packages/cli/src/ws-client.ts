@@ -271,7 +271,7 @@ export class WsConnection {
  * Dials `url` (ws: or wss:) and performs the upgrade with extra request headers. Rejects with
  * ConnectFailed (no connection) or UpgradeRefused (an HTTP answer, e.g. the API's JSON error).
  */
-export async function connectWebSocket(url: string, headers: Record<string, string>): Promise<WsConnection> {
+export async function connectWebSocket(url: string, headers: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<WsConnection> {
   const u = new URL(url);
   const secure = u.protocol === "wss:";
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
@@ -316,7 +316,15 @@ export async function connectWebSocket(url: string, headers: Record<string, stri
       }
       resolve(new WsConnection(socket, r.rest));
     };
+    // The server answers within its own 15 s limit for reaching the agent; past this, it is not answering.
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const timer = setTimeout(() => {
+      cleanup();
+      socket.destroy();
+      reject(new ConnectFailed(u.host, new Error(`no answer within ${timeoutMs / 1000} s`)));
+    }, timeoutMs);
     const cleanup = () => {
+      clearTimeout(timer);
       socket.off("data", onData);
       socket.off("error", onError);
       socket.off("close", onClose);

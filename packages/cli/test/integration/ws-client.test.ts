@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { PassThrough } from "node:stream";
+import { PassThrough, type Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer, type WebSocket } from "ws";
 import { openRelay, pipeRelay, RelayError } from "../../src/relay.js";
@@ -132,6 +132,22 @@ describe("ws-client", () => {
       expect(err, path).toBeInstanceOf(UpgradeRefused);
       expect((err as UpgradeRefused).status).toBe(status);
       expect((err as UpgradeRefused).body).toBe(body);
+    }
+  });
+
+  it("gives up on a server that never answers the upgrade", async () => {
+    const silent = http.createServer();
+    const held: Duplex[] = [];
+    silent.on("upgrade", (_req, socket) => held.push(socket)); // holds the socket, says nothing
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      await expect(connectWebSocket(`ws://127.0.0.1:${port}/x`, {}, { timeoutMs: 300 })).rejects.toThrow(`cannot reach 127.0.0.1:${port}: no answer within 0.3 s`);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((r) => silent.close(r));
     }
   });
 
