@@ -16,6 +16,7 @@ import { cliSandbox, ensureCliBuilt, type CliSandbox } from "../packages/cli/tes
 import { daemonClient, userClient } from "../packages/server/test/helpers/fleet.js";
 import { createTestServer, setupOwner, type TestServer } from "../packages/server/test/helpers/test-server.js";
 import { dockerReady } from "./docker-ready.js";
+import { until } from "./helpers.js";
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "..");
@@ -31,15 +32,6 @@ const daemons: Promise<void>[] = [];
 const docker = new Docker({ socketPath: "/var/run/docker.sock" });
 const created: string[] = [];
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function startWorkspace(name: string, tag: string): Promise<Workspace> {
   const ws = await owner.createWorkspace("me", { name, template: tag, parameters: { cpus: 1, memory_mb: 512 } });
@@ -48,7 +40,7 @@ async function startWorkspace(name: string, tag: string): Promise<Workspace> {
     const w = await owner.workspace(ws.id);
     if (w.latest_build.job.status === "failed") throw new Error(`build failed: ${w.latest_build.job.error}`);
     return w.agents[0]?.status === "connected" && w.agents[0].lifecycle_state === "ready" && w;
-  }).catch(async (err: Error) => {
+  }, 120_000).catch(async (err: Error) => {
     const logs = await docker.getContainer(`outpost-${ws.id}-main`).logs({ stdout: true, stderr: true, tail: 30 }).catch((e: Error) => e.message);
     throw new Error(`${err.message}; agent: ${JSON.stringify((await owner.workspace(ws.id)).agents)}; container log: ${String(logs)}`);
   });

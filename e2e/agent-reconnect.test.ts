@@ -4,7 +4,6 @@
 // ends with a clear message, and a new one works.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +12,7 @@ import { killWorkspaceProcesses } from "../packages/provisioner/test/helpers/pro
 import { cliSandbox, ensureCliBuilt, type CliSandbox } from "../packages/cli/test/helpers/run-cli.js";
 import { tarOf } from "../packages/server/test/helpers/fleet.js";
 import { createTestDatabase } from "../packages/server/test/helpers/test-db.js";
+import { freePort, until } from "./helpers.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const launcher = path.join(root, "packages/cli/bin/outpost.mjs");
@@ -28,23 +28,7 @@ let serverErr = "";
 let cli: CliSandbox;
 let owner: FleetClient;
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const p = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return p;
-}
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function startServer(): Promise<void> {
   serverErr = "";

@@ -23,6 +23,7 @@ import { killWorkspaceProcesses } from "../packages/provisioner/test/helpers/pro
 import { cliSandbox, ensureCliBuilt, type CliSandbox } from "../packages/cli/test/helpers/run-cli.js";
 import { daemonClient, tarOf, userClient } from "../packages/server/test/helpers/fleet.js";
 import { createTestServer, setupOwner, type TestServer } from "../packages/server/test/helpers/test-server.js";
+import { freePort, until } from "./helpers.js";
 
 const run = promisify(execFile);
 
@@ -51,15 +52,6 @@ const stop = new AbortController();
 let daemon: Promise<void> | undefined;
 let ws: Workspace;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Environment for OpenSSH tools: the sandbox HOME (so the ProxyCommand finds the CLI session). */
 function sshEnv(): NodeJS.ProcessEnv {
@@ -316,10 +308,3 @@ describe("OpenSSH through the agent", () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}

@@ -1,43 +1,12 @@
-// The Node Duplex adapter recipe from packages/sdk/README.md, proven here: the sdk itself cannot import
-// node:stream (it runs in the browser), so the agent and the server each carry these few lines.
-import { Duplex, PassThrough } from "node:stream";
+// The Node Duplex adapter (the recipe in packages/sdk/README.md) proven with pipeline and backpressure:
+// the sdk itself cannot import node:stream (it runs in the browser), so the adapter lives in the agent
+// (packages/agent/src/mux-duplex.ts), and the server's test agent uses the same one.
+import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
+import { toDuplex } from "../../../agent/src/mux-duplex.js";
 import type { MuxStream } from "../../src/mux.js";
 import { acceptAll, fnv, pair, rng } from "./mux-pair.js";
-
-function toDuplex(s: MuxStream): Duplex {
-  let reading = false;
-  const d = new Duplex({
-    read() {
-      if (reading) return;
-      reading = true;
-      const pump = (): void => {
-        s.read().then(
-          (chunk) => {
-            if (chunk === null) return void d.push(null);
-            if (d.push(chunk)) pump();
-            else reading = false;
-          },
-          (err: Error) => d.destroy(err),
-        );
-      };
-      pump();
-    },
-    write(chunk: Uint8Array, _encoding, callback) {
-      s.write(chunk).then(() => callback(), callback);
-    },
-    final(callback) {
-      s.end();
-      callback();
-    },
-    destroy(err, callback) {
-      s.reset(err?.message ?? "destroyed"); // a no-op once both sides ended cleanly
-      callback(err);
-    },
-  });
-  return d;
-}
 
 describe("mux streams as Node Duplex streams", () => {
   it("pipes 5 MiB each way through a Duplex echo server with backpressure, then closes cleanly", async () => {

@@ -7,7 +7,7 @@ import WebSocket from "ws";
 import { AGENT_API_VERSION, AGENT_TOKEN_HEADER } from "@outpost/sdk/agents";
 import { AGENT_RPC_PATH, AGENT_VERSION_HEADER, encodeNdjson, NdjsonDecoder, parseTcpKind, ServerHelloSchema, type AgentMessage, type ServerHello } from "@outpost/sdk/agent-rpc";
 import { Mux, type IncomingStream, type MuxStream } from "@outpost/sdk/mux";
-import { toDuplex } from "./mux-duplex.js";
+import { toDuplex } from "../../../agent/src/mux-duplex.js";
 
 export interface PtySeen {
   init: unknown;
