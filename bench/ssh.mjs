@@ -12,7 +12,7 @@ import path from "node:path";
 import { AGENT_TEMPLATE, configSsh, createAgentWorkspace, deleteWorkspace, pushTemplate } from "./lib/agent-workspace.mjs";
 import { gitState, snapshotCli } from "./lib/cli-snapshot.mjs";
 import { alive, apiClient, makeLog, median, percentile, round, sleep, startServer, summary } from "./lib/outpost.mjs";
-import { cpuSeconds, loadavg, machineCpu, processesWithEnv } from "./lib/proc.mjs";
+import { cpuSeconds, findProcess, loadavg, processesWithEnv, reapedChildrenCpuSeconds } from "./lib/proc.mjs";
 import { checkTransfer, keystrokes, negotiated, nodeRun, proxyToBanner, setup, throughput } from "./lib/ssh-measure.mjs";
 import { startSshd } from "./lib/sshd.mjs";
 
@@ -36,16 +36,49 @@ const log = makeLog("bench-ssh");
 const failures = [];
 const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null);
 
-/** One transfer with the CPU it cost: the whole machine, and for Outpost the server and agent processes. */
-async function timedTransfer(t, direction, pids) {
-  const m0 = machineCpu();
-  const p0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+/**
+ * One transfer with the CPU it cost, per side: `client` is everything this bench's shell pipeline ran
+ * (dd, ssh and, for Outpost, the ProxyCommand), read from this process's reaped-children CPU;
+ * `sshd` the direct path's sshd with its session processes (cat, dd); `server` the Outpost server;
+ * `agent` the agent with its session processes. Per process, so other work on the machine does not count.
+ */
+async function timedTransfer(t, direction, sides, proxyMarker) {
+  const read = () => Object.fromEntries(Object.entries(sides).map(([k, f]) => [k, f()]));
+  const before = read();
+  const proxy = proxyMarker ? watchProcessCpu(proxyMarker) : undefined;
   const r = await throughput(t, direction, MIB);
-  const m1 = machineCpu();
+  await sleep(300); // the session's processes exit and are reaped a moment after the client
+  const after = read();
   const gib = MIB / 1024;
-  const cpu = { machine: (m1.busy - m0.busy) / gib };
-  for (const [k, pid] of Object.entries(pids)) cpu[k] = (cpuSeconds(pid) - p0[k]) / gib;
+  const cpu = Object.fromEntries(Object.keys(sides).map((k) => [k, (after[k] - before[k]) / gib]));
+  if (proxy) {
+    // ssh does not wait for its ProxyCommand, so its CPU never reaches our reaped-children figure.
+    cpu.proxyCommand = proxy.stop() / gib;
+  }
   return { ...r, cpuSecondsPerGiB: cpu };
+}
+
+/**
+ * CPU of the process whose command line contains `marker` (the ProxyCommand), read every 250 ms while
+ * it runs; stop() gives the last reading (at most 250 ms of its work is missed at the end).
+ */
+function watchProcessCpu(marker) {
+  let pid;
+  let last = 0;
+  const timer = setInterval(() => {
+    try {
+      pid ??= findProcess(marker);
+      if (pid) last = cpuSeconds(pid);
+    } catch {
+      // exited
+    }
+  }, 250);
+  return {
+    stop() {
+      clearInterval(timer);
+      return last;
+    },
+  };
 }
 
 function transferSummary(list) {
@@ -93,7 +126,10 @@ async function main() {
       directAes: { name: "directAes", config: sshd.clientConfig, host: "direct-aes", env: ssh.env },
       outpost: { name: "outpost", config: ssh.sshConfig, host: "outpost.bench", env: ssh.env },
     };
-    const pidsOf = (name) => (name === "outpost" ? { server: server.pid, agent: agentProc.pid } : {});
+    const withChildren = (pid) => () => cpuSeconds(pid) + reapedChildrenCpuSeconds(pid);
+    const client = () => reapedChildrenCpuSeconds(process.pid);
+    const sidesOf = (name) =>
+      name === "outpost" ? { client, server: () => cpuSeconds(server.pid), agent: withChildren(agentProc.pid) } : { client, sshd: withChildren(sshd.pid) };
     for (const t of Object.values(targets)) await checkTransfer(t);
     result.negotiated = {};
     for (const [k, t] of Object.entries(targets)) result.negotiated[k] = await negotiated(t);
@@ -105,7 +141,7 @@ async function main() {
     for (let r = 0; r < RUNS; r++) {
       for (const dir of ["up", "down"]) {
         for (const [k, t] of Object.entries(targets)) {
-          const x = await timedTransfer(t, dir, pidsOf(k));
+          const x = await timedTransfer(t, dir, sidesOf(k), k === "outpost" ? "ssh --stdio outpost.bench" : undefined);
           transfers[k][dir].push(x);
           log(`run ${r + 1}/${RUNS} ${dir} ${k}: ${round(x.mibPerS)} MiB/s`);
         }

@@ -115,3 +115,16 @@ export function processesWithEnv(name, value) {
   }
   return out;
 }
+
+/** The first live process whose command line contains `marker`, or undefined. */
+export function findProcess(marker) {
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, "latin1").split("\u0000").join(" ").includes(marker)) return Number(e);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
