@@ -162,6 +162,17 @@ async function main() {
     const base = result.baseline;
     result.profiles = PROF_DIR ? {} : undefined;
 
+    // One agent at a time: the connect latency when nothing queues (the waves below measure throughput).
+    const single = [];
+    for (let i = 0; i < Math.min(20, MAX_N); i++) {
+      single.push(await agents[i].connect());
+      await agents[i].close();
+    }
+    const l0 = now();
+    await serverView(api);
+    result.unloaded = { connect_p50_ms: round(median(single)), connect_max_ms: round(Math.max(...single)), samples: single.length, server_view_list_ms: round(now() - l0) };
+    await waitView(api, (v) => v.connected === 0);
+
     result.byN = {};
     for (const n of NS) {
       log(`N = ${n}: connecting, ${CONCURRENCY} dials at a time`);

@@ -157,7 +157,7 @@ async function main() {
     log(`keystroke echo: ${KEYSTROKES} samples per path after ${KEYSTROKE_WARMUP} warm-up`);
     const keys = {};
     for (const k of ["direct", "outpost"]) keys[k] = await keystrokes(targets[k], { samples: KEYSTROKES, warmup: KEYSTROKE_WARMUP });
-    log(`keystroke p50: direct ${round(median(keys.direct) * 1000) / 1000} ms, outpost ${round(median(keys.outpost) * 1000) / 1000} ms`);
+    log(`keystroke p50: direct ${median(keys.direct).toFixed(3)} ms, outpost ${median(keys.outpost).toFixed(3)} ms`);
 
     log("where a relayed setup goes");
     const nodeBare = [];
