@@ -162,13 +162,21 @@ describe("outpost ssh", () => {
     await w.daemon.stop(); // the build stays queued until the daemon runs again
     const created = await w.cli.run(["create", "late", "-t", "agented", "--no-follow"]);
     expect(created.code).toBe(0);
-    const pending = w.cli.run(["ssh", "late", "--", "echo", "late-ok"]);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Streamed, so the daemon starts only once the CLI has said the build is queued (not after a guess).
+    const child = spawn(process.execPath, [path.join(ROOT, "packages/cli/dist/outpost.js"), "ssh", "late", "--", "echo", "late-ok"], {
+      env: { ...process.env, HOME: w.cli.home, OUTPOST_CONFIG_DIR: w.cli.configDir, OUTPOST_URL: "", OUTPOST_SESSION_TOKEN: "", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const r = { stdout: "", stderr: "", code: null as number | null };
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (r.stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (r.stderr += d));
+    const pending = new Promise<void>((done) => child.on("close", (code) => ((r.code = code), done())));
+    await waitFor("the CLI to report the queued build", async () => (r.stderr.includes("queued for a provisioner") ? true : undefined));
     w.daemon.start();
     await waitFor("the token of late", async () => (w.daemon.agentTokens.has("late.main") ? true : undefined));
     await new Promise((r) => setTimeout(r, 700));
     w.startAgent("late.main");
-    const r = await pending;
+    await pending;
     expect(r.stderr).toMatch(/^… waiting for the build \(queued for a provisioner\)\n(… waiting for the build\n)?… waiting for agent main to connect\n(… startup script running\n)?$/);
     expect(r.stdout).toBe("late-ok\n");
     expect(r.code).toBe(0);
