@@ -5,12 +5,13 @@
 // keystroke echo round trip. Prints one JSON document (progress on stderr); exits 1 when something is
 // wrong or left behind. See bench/README.md.
 //
-//   node bench/ssh.mjs [--mib 1024] [--runs 3] [--setup-runs 50] [--keystrokes 200] [--keep]
+//   node bench/ssh.mjs [--mib 1024] [--runs 3] [--setup-runs 50] [--keystrokes 200] [--cpu-prof-dir DIR] [--keep]
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { AGENT_TEMPLATE, configSsh, createAgentWorkspace, deleteWorkspace, pushTemplate } from "./lib/agent-workspace.mjs";
 import { gitState, snapshotCli } from "./lib/cli-snapshot.mjs";
+import { connectInspector, inspectorUrl } from "./lib/inspector.mjs";
 import { alive, apiClient, makeLog, median, percentile, round, sleep, startServer, summary } from "./lib/outpost.mjs";
 import { cpuSeconds, findProcess, loadavg, processesWithEnv, reapedChildrenCpuSeconds } from "./lib/proc.mjs";
 import { checkTransfer, keystrokes, negotiated, nodeRun, proxyToBanner, setup, throughput } from "./lib/ssh-measure.mjs";
@@ -30,6 +31,10 @@ const KEYSTROKES = flag("--keystrokes", 200);
 const KEYSTROKE_WARMUP = flag("--keystroke-warmup", 20);
 const BREAKDOWN_RUNS = flag("--breakdown-runs", 10);
 const KEEP = args.includes("--keep");
+const PROF_DIR = (() => {
+  const i = args.indexOf("--cpu-prof-dir");
+  return i >= 0 ? args[i + 1] : undefined;
+})();
 const GOALS = { throughputRatio: 0.7, setupP50Ratio: 0.45, keystrokeAddedMs: 1 };
 
 const log = makeLog("bench-ssh");
@@ -101,12 +106,19 @@ async function main() {
   let sshd;
   let api;
   let workspace;
+  let inspector;
   try {
     const cli = await snapshotCli(work, log);
     result.cli = { bundleBuiltAt: cli.bundleBuiltAt, rebuiltForThisRun: cli.rebuilt, version: cli.version };
     sshd = await startSshd(path.join(work, "sshd"));
     log(`sshd on 127.0.0.1:${sshd.port} (${sshd.banner})`);
-    server = await startServer(work, { cli: cli.script });
+    server = await startServer(work, { cli: cli.script, nodeArgs: PROF_DIR ? ["--inspect=127.0.0.1:0"] : [] });
+    if (PROF_DIR) {
+      // CPU profiles of the server during each Outpost transfer (they cost CPU: take throughput from runs without).
+      inspector = await connectInspector(inspectorUrl(server.output()));
+      await fs.mkdir(PROF_DIR, { recursive: true });
+      result.profiles = {};
+    }
     log(`server ready in ${server.readyMs} ms at ${server.url}`);
     api = apiClient(server.url);
     const password = "Timing-Runner-2024!x9";
@@ -141,7 +153,12 @@ async function main() {
     for (let r = 0; r < RUNS; r++) {
       for (const dir of ["up", "down"]) {
         for (const [k, t] of Object.entries(targets)) {
+          if (inspector && k === "outpost") await inspector.startProfile();
           const x = await timedTransfer(t, dir, sidesOf(k), k === "outpost" ? "ssh --stdio outpost.bench" : undefined);
+          if (inspector && k === "outpost") {
+            const top = await inspector.stopProfile(path.join(PROF_DIR, `server-${dir}-${r + 1}.cpuprofile`));
+            result.profiles[`${dir}-${r + 1}`] = { serverCpuSecondsPerGiB: round(x.cpuSecondsPerGiB.server * 100) / 100, top: top.slice(0, 8) };
+          }
           transfers[k][dir].push(x);
           log(`run ${r + 1}/${RUNS} ${dir} ${k}: ${round(x.mibPerS)} MiB/s`);
         }
@@ -207,6 +224,7 @@ async function main() {
     });
     result.goals.allMet = result.goals.throughput.up && result.goals.throughput.down && result.goals.setup.met && result.goals.keystroke.met;
   } finally {
+    inspector?.close();
     if (workspace) {
       const del = await deleteWorkspace(api, workspace).catch((err) => ({ status: "error", error: err.message, leftProcesses: [] }));
       if (del.status !== "succeeded") failures.push(`delete build ${del.status}: ${del.error}`);
