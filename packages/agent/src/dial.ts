@@ -54,6 +54,10 @@ export function dialServer(options: DialOptions): Promise<WebSocket> {
         perMessageDeflate: false, // compression costs 90% of relay throughput (DESIGN.md)
         handshakeTimeout: options.timeoutMs ?? 30_000,
         maxPayload: 16 * 1024 * 1024,
+        // An all-zero masking key: `ws` then sends each frame without XOR-copying the payload. Masking
+        // (RFC 6455 10.3) keeps browser scripts from steering proxies with chosen bytes; the agent is not
+        // a browser, and whoever controls the workspace can send raw TCP anyway.
+        generateMask: (mask: Buffer) => void mask.fill(0),
       });
     } catch (err) {
       return reject(new DialError(`invalid server URL ${JSON.stringify(options.url)}: ${(err as Error).message}`));

@@ -64,8 +64,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * after `graceMs` gets SIGKILL. Resolves once nothing of the session is left (or shortly after the
  * SIGKILL when something cannot be reaped, e.g. zombies under a PID 1 that does not reap).
  */
-export async function hangUpSession(leader: number, graceMs: number): Promise<void> {
-  let members = await sessionMembers(leader);
+export async function hangUpSession(leader: number, graceMs: number, opts: { groupOnly?: boolean } = {}): Promise<void> {
+  // Without job control (no PTY) everything a session starts stays in the leader's group unless it
+  // leaves on purpose: checking the group is a kill(2), where scanning /proc costs tens of ms of CPU
+  // per session on a busy machine.
+  const groupMembers = opts.groupOnly ? async (l: number) => (signalGroup(l, 0) ? [l] : []) : sessionMembers;
+  let members = await groupMembers(leader);
   if (members.length === 0) return;
   signalAll(leader, members, "SIGHUP");
   signalAll(leader, members, "SIGCONT");
@@ -74,12 +78,12 @@ export async function hangUpSession(leader: number, graceMs: number): Promise<vo
   while (members.length > 0 && Date.now() < deadline) {
     await sleep(Math.min(step, Math.max(1, deadline - Date.now())));
     step = Math.min(step * 2, 200);
-    members = await sessionMembers(leader);
+    members = await groupMembers(leader);
   }
   if (members.length === 0) return;
   signalAll(leader, members, "SIGKILL");
   for (let i = 0; i < 20 && members.length > 0; i++) {
     await sleep(25);
-    members = await sessionMembers(leader);
+    members = await groupMembers(leader);
   }
 }

@@ -106,7 +106,7 @@ export function spawnPiped(channel: ServerChannel, spec: SpawnSpec): SessionProc
     resize: () => {},
     terminate: async (graceMs) => {
       channel.unpipe(stdin);
-      if (child.pid !== undefined) await hangUpSession(child.pid, graceMs);
+      if (child.pid !== undefined) await hangUpSession(child.pid, graceMs, { groupOnly: true });
       // A grandchild outside the session may still hold the pipes open: don't wait for it.
       stdout.destroy();
       stderr.destroy();

@@ -5,7 +5,7 @@ import { printAgentLogs } from "../../src/agent-logs.js";
 import { sshArgs } from "../../src/commands/ssh.js";
 import { parseTcpForwards } from "../../src/commands/port-forward.js";
 import { progress } from "../../src/progress.js";
-import { encodeFrame } from "../../src/ws-client.js";
+import { encodeFrame, frameHeader } from "../../src/ws-client.js";
 import { ResponseParser } from "../../src/ws-http.js";
 import { fakeContext } from "../helpers/fake-context.js";
 
@@ -115,6 +115,15 @@ describe("ws frames and the upgrade answer", () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("frames data with a zero-mask header followed by the payload as is", () => {
+    for (const n of [0, 5, 125, 126, 65_535, 65_536, 70_001]) {
+      const bytes = Buffer.alloc(n, 7);
+      const { opcode, payload } = decode(Buffer.concat([frameHeader(2, n), bytes]));
+      expect(opcode).toBe(2);
+      expect(payload.equals(bytes)).toBe(true);
+    }
   });
 
   it("parses an error answer split anywhere, with a chunked body", () => {
