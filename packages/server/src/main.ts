@@ -33,6 +33,13 @@ export async function runServerCommand(argv: string[], io: ServerIo, companion?:
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // Signals are ours from here on: one arriving while PostgreSQL or the daemons start (a service
+  // manager stopping us early) must still end in a clean shutdown, not leave PostgreSQL running.
+  let requested: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const catchSignal = (signal: string) => () => (onSignal ? onSignal(signal) : (requested ??= signal));
+  process.once("SIGINT", catchSignal("SIGINT"));
+  process.once("SIGTERM", catchSignal("SIGTERM"));
   let server;
   try {
     server = await startServer({ config, logger, clock: systemClock, onStage: (s) => io.err(`==> ${s}`) });
@@ -56,7 +63,7 @@ export async function runServerCommand(argv: string[], io: ServerIo, companion?:
       io.err("==> stopped");
       resolve(0);
     };
-    process.once("SIGINT", () => void stop("SIGINT"));
-    process.once("SIGTERM", () => void stop("SIGTERM"));
+    onSignal = (signal) => void stop(signal);
+    if (requested) onSignal(requested);
   });
 }

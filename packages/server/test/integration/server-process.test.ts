@@ -114,6 +114,35 @@ describe("outpost server as a process", () => {
     expect(await stop(second, "SIGINT")).toBe(0);
   });
 
+  it("a SIGTERM while it is still starting (PostgreSQL up, daemons not yet) still shuts PostgreSQL down", async () => {
+    const dataDir = path.join(work, "early");
+    const env = { OUTPOST_DATA_DIR: dataDir, OUTPOST_EMBEDDED_PG_ROOT: path.join(work, "pg-root-early") };
+    const port = await freePort();
+    const child = spawn(process.execPath, [cli, "server"], {
+      env: { PATH: process.env.PATH, HOME: os.tmpdir(), OUTPOST_HTTP_ADDRESS: `127.0.0.1:${port}`, OUTPOST_LOG_LEVEL: "warn", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    started.push(child);
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    // As soon as PostgreSQL has written its pid file: the server is mid-start.
+    let pidFile: string | undefined;
+    for (let i = 0; i < 600 && !pidFile; i++) {
+      const candidate = await findPostmasterPid(dataDir, env.OUTPOST_EMBEDDED_PG_ROOT).catch(() => undefined);
+      pidFile = candidate && (await fs.access(candidate).then(() => candidate, () => undefined));
+      if (!pidFile) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(pidFile, err).toBeDefined();
+    const pgPid = Number((await fs.readFile(pidFile!, "utf8")).split("\n")[0]);
+    const code = await new Promise<number | null>((resolve) => {
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    });
+    expect(code, err).toBe(0);
+    expect(pidAlive(pgPid)).toBe(false);
+    await expect(fs.access(pidFile!)).rejects.toThrow();
+  });
+
   it("uses an external PostgreSQL from OUTPOST_PG_CONNECTION_URL and migrates it at start", async () => {
     const database = await createTestDatabase();
     try {
