@@ -160,9 +160,11 @@ export class AgentConnections {
     } catch (err) {
       return this.deps.logger.warn({ err }, "checking agent tokens failed");
     }
+    // By token hash: thousands of agents are checked every heartbeat (a find per agent was N x N).
+    const byHash = new Map(owners.map((o) => [o.hashed_token.toString("base64"), o]));
     for (const conn of conns) {
       if (this.conns.get(conn.agentId) !== conn) continue;
-      const owner = owners.find((o) => o.hashed_token.equals(conn.hashedToken));
+      const owner = byHash.get(conn.hashedToken.toString("base64"));
       if (!owner) {
         this.deps.logger.info({ agentId: conn.agentId, workspaceId: conn.workspaceId }, "agent token revoked: closing its connection");
         conn.close(AGENT_CLOSE.REVOKED, "agent token revoked: the workspace was stopped, deleted or rebuilt");
