@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { AgentLogLine } from "@outpost/sdk/agents";
 import { LineSplitter, LogBatcher, MAX_LOG_LINE } from "../../src/log-lines.js";
-import { FakeClock } from "../helpers/fake-clock.js";
+import { FakeClock } from "../../../sdk/test/unit/mux-pair.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -35,7 +35,7 @@ describe("process output as log lines", () => {
   });
 
   it("batches lines: one message per interval, at once at 1000 lines, flush() sends the rest", () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(Date.UTC(2030, 0, 1));
     const sent: AgentLogLine[][] = [];
     const b = new LogBatcher({ clock, send: (l) => sent.push(l) });
     b.add("info", "a");

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { AgentStats } from "@outpost/sdk/agents";
 import { StatsTracker } from "../../src/stats.js";
-import { FakeClock } from "../helpers/fake-clock.js";
+import { FakeClock } from "../../../sdk/test/unit/mux-pair.js";
 
 function setup() {
-  const clock = new FakeClock();
+  const clock = new FakeClock(Date.UTC(2030, 0, 1));
   const sent: { at: number; stats: AgentStats }[] = [];
   const tracker = new StatsTracker({ clock, send: (stats) => sent.push({ at: clock.now() - start, stats }) });
   const start = clock.now();

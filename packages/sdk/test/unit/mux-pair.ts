@@ -71,9 +71,14 @@ export function pair(opts: { a?: Partial<MuxOptions>; b?: Partial<MuxOptions>; d
 
 /** A clock whose time moves only with advance(). */
 export class FakeClock implements MuxClock {
-  private t = 1000;
+  private t: number;
   private seq = 0;
   private timers = new Map<number, { at: number; fn: () => void }>();
+
+  /** Also the agent's tests' clock (same shape as its AgentClock). */
+  constructor(start = 1000) {
+    this.t = start;
+  }
 
   now(): number {
     return this.t;
@@ -81,7 +86,7 @@ export class FakeClock implements MuxClock {
 
   setTimeout(fn: () => void, ms: number): unknown {
     const id = ++this.seq;
-    this.timers.set(id, { at: this.t + ms, fn });
+    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
     return id;
   }
 
