@@ -94,7 +94,17 @@ async function echoServer(): Promise<{ port: number; close(): void }> {
   return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
 
-/** Sends `text` through a forwarded port and reads the echo (the WebSocket relay has no half-close, so no FIN). */
+/** Sends `text` to a forwarded port and reads the echo (no FIN: ssh2 closes a forwarded channel at the first EOF). */
+/** Sends `text`, then FIN, and reads until the other side closes: the reply must survive the half-close. */
+async function halfClosedRoundTrip(port: number, text: string): Promise<string> {
+  const sock = net.connect(port, "127.0.0.1");
+  await new Promise<void>((resolve, reject) => sock.once("connect", resolve).once("error", reject));
+  sock.end(text);
+  let out = "";
+  for await (const chunk of sock) out += String(chunk);
+  return out;
+}
+
 async function roundTrip(port: number, text: string): Promise<string> {
   const sock = net.connect(port, "127.0.0.1");
   try {
@@ -235,7 +245,7 @@ describe("OpenSSH through the agent", () => {
     let pfErr = "";
     pf.stderr.setEncoding("utf8").on("data", (d: string) => (pfErr += d));
     try {
-      const got = await until("outpost port-forward", () => roundTrip(fport, "through port-forward"), 20_000).catch((err: Error) => {
+      const got = await until("outpost port-forward", () => halfClosedRoundTrip(fport, "through port-forward"), 20_000).catch((err: Error) => {
         throw new Error(`${err.message}; port-forward said: ${pfErr}`);
       });
       expect(got).toBe("through port-forward");

@@ -72,15 +72,18 @@ export async function openRelay(url: string, token: string): Promise<WsConnectio
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
 export type RelayEnd = { ok: true } | { ok: false; error: RelayError };
 
 /**
  * Carries bytes both ways until the WebSocket closes: input -> binary frames, binary frames -> output,
  * with backpressure each way (a full output pauses the socket; unsent frames pause the input). The
- * end of input closes the WebSocket normally. Resolves how it ended: normally (either side closed), or
+ * end of input closes the WebSocket normally, or with `halfClose` sends end-of-input and goes on
+ * reading until the server closes. Resolves how it ended: normally (either side closed), or
  * with the server's error (the agent went away, say) or the transport's (the connection dropped).
  */
-export async function pipeRelay(ws: WsConnection, input: Readable, output: Writable): Promise<RelayEnd> {
+export async function pipeRelay(ws: WsConnection, input: Readable, output: Writable, opts: { halfClose?: boolean } = {}): Promise<RelayEnd> {
   let serverError: RelayError | undefined;
   ws.onMessage((data, binary) => {
     if (!binary) {
@@ -98,8 +101,13 @@ export async function pipeRelay(ws: WsConnection, input: Readable, output: Writa
       ws.send(chunk, (err) => callback(err ?? undefined));
     },
     final(callback) {
-      ws.close(1000);
-      callback();
+      // Half-close (port forwards): an empty binary message is end-of-input; the server ends the agent's
+      // stream and closes once the other side has ended too. Otherwise the end of input ends it all.
+      if (opts.halfClose) ws.send(EMPTY, (err) => callback(err ?? undefined));
+      else {
+        ws.close(1000);
+        callback();
+      }
     },
   });
   sink.on("error", () => {}); // a failed send shows as the WebSocket's close

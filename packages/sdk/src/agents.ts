@@ -149,8 +149,9 @@ export const AgentParamSchema = z.strictObject({ agent: z.string().uuid("must be
  * the message says `outpost start WS`); 503 (agent not connected: its status and last connection in
  * `detail`; or no answer within 15 s); 502 BAD_GATEWAY (the agent refused the stream, with its reason,
  * e.g. "nothing listens on 127.0.0.1:8080"). Without an upgrade, a request that passes the checks gets 426.
- * Once upgraded: the agent ending its side closes with 1000; the client closing ends the upload (the
- * agent sees EOF and has 5 s to finish); the agent resetting the stream sends a text frame
+ * Once upgraded: the agent ending its side closes with 1000; an empty binary message from the client is
+ * its end-of-input (a half-close: the agent sees EOF and the relay goes on until the agent ends too); the
+ * client closing ends the upload (the agent sees EOF and has 5 s to finish); the agent resetting the stream sends a text frame
  * `{"type":"error","error":{"code":"BAD_GATEWAY",...}}` and closes 4502; the agent going away: UNAVAILABLE
  * and 4503; server shutdown: 1001. Every relay counts as use of the workspace.
  */

@@ -51,7 +51,8 @@ export function parseTcpForwards(values: string[]): TcpForward[] {
 
 function listen(fwd: TcpForward, onConnection: (s: net.Socket) => void): Promise<net.Server> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer({ pauseOnConnect: true }, onConnection);
+    // allowHalfOpen: a client that shuts down writing (a request, then FIN) still gets the reply.
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, onConnection);
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(new CliError(`cannot listen on 127.0.0.1:${fwd.local}: ${err.code === "EADDRINUSE" ? "the port is in use" : (err.code ?? err.message)}`, err.code === "EACCES" ? ["ports below 1024 need privileges: pick a higher LOCAL port"] : [])),
     );
@@ -81,7 +82,7 @@ export async function run(ctx: CliContext): Promise<number> {
       const ws = await openRelay(relayUrl(session.url, to, { kind: "tcp", port: fwd.remote }), session.token);
       if (sock.destroyed) return ws.close();
       sock.resume();
-      const end = await pipeRelay(ws, sock, sock);
+      const end = await pipeRelay(ws, sock, sock, { halfClose: true });
       if (!end.ok) ctx.io.err(`connection ${from} -> ${label}:${fwd.remote} lost: ${end.error.message}`);
       sock.end();
     } catch (err) {

@@ -72,6 +72,12 @@ export function relay(socket: LiveSocket, stream: MuxStream, opts: RelayOptions)
   let pendingWrites = 0;
   let paused = false;
   const onMessage = (data: RawData, isBinary: boolean) => {
+    // Raw relays: an empty binary message is the client's end-of-input (a half-close, e.g. a port
+    // forward whose local client sent FIN); the agent's side goes on until it ends too.
+    if (isBinary && opts.encodeInput === rawBytes && asBuffer(data).length === 0) {
+      if (!stream.isClosed) stream.end();
+      return;
+    }
     let bytes: Uint8Array;
     try {
       bytes = opts.encodeInput(asBuffer(data), isBinary);

@@ -123,6 +123,24 @@ describe("relay: ssh and tcp end to end", () => {
     await eventually(() => agent.mux.openStreams === 0 && s.deps.agentConns.relays === 0, 5000, "no streams left");
   });
 
+  it("takes an empty binary message as the client's end-of-input: the agent side still answers (half-close)", async () => {
+    const { agentId, agent } = await connectedWorkspace("halfclose");
+    // Answers only once its input ended, like a request-then-FIN protocol.
+    const port = await tcpServer((c) => {
+      let text = "";
+      c.on("data", (d) => (text += String(d)));
+      c.on("end", () => c.end(`got ${text.length} bytes`));
+      c.on("error", () => undefined);
+    });
+    const socket = await open(`/api/v2/workspaceagents/${agentId}/connect?kind=tcp&port=${port}`);
+    const got = collect(socket);
+    socket.send(Buffer.from("hello"), { binary: true });
+    socket.send(Buffer.alloc(0), { binary: true });
+    expect((await got.ended).code).toBe(1000);
+    expect(got.data().toString()).toBe("got 5 bytes");
+    await eventually(() => agent.mux.openStreams === 0 && s.deps.agentConns.relays === 0, 5000, "no streams left");
+  });
+
   it("connects by names (me/WORKSPACE), picks among agents with ?agent, and lists them when it must", async () => {
     const { ws, tokens } = await startWorkspace(f, "names", [{ name: "main" }, { name: "side" }]);
     for (const name of ["main", "side"]) agents.push(await TestAgent.connect(s.url, tokens[name]!));
