@@ -1,8 +1,8 @@
 // `outpost logs`' second part: each agent's startup script (and agent) log lines, after the build's.
 import type { AgentLog, AgentLogsResponse, WorkspaceAgent } from "@outpost/sdk/agents";
-import { OutpostError } from "@outpost/sdk/client-error";
 import { FINAL_LIFECYCLES } from "./agent-view.js";
 import type { CliContext } from "./context.js";
+import { fetchRetrying } from "./follow.js";
 
 export type FetchAgentLogs = (after: number, waitSeconds: number) => Promise<AgentLogsResponse>;
 
@@ -14,10 +14,6 @@ export function formatAgentLog(agentName: string, log: Pick<AgentLog, "source" |
 function describe(a: WorkspaceAgent): string {
   if (a.status !== "connected") return `agent ${a.name}: ${a.status === "connecting" ? "waiting for it to connect" : a.status}`;
   return `agent ${a.name}: ${a.lifecycle_state === "created" || a.lifecycle_state === "starting" ? "startup script running" : a.lifecycle_state}`;
-}
-
-function transient(err: unknown): boolean {
-  return err instanceof OutpostError && (err.status === 0 || err.status === 502 || err.status === 503 || err.status === 504);
 }
 
 /**
@@ -33,25 +29,16 @@ export async function printAgentLogs(
 ): Promise<WorkspaceAgent> {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let after = 0;
-  let failures = 0;
   let final = false;
   let drained = false;
   let first = true;
   let lastState = "";
   for (;;) {
-    let res: AgentLogsResponse;
-    try {
-      // Long-poll only while something can still happen: the server answers early on a new line or a
-      // lifecycle change.
-      res = await fetchLogs(after, opts.follow && !first && !final ? (opts.waitSeconds ?? 25) : 0);
-      first = false;
-      failures = 0;
-    } catch (err) {
-      if (!opts.follow || !transient(err) || ++failures > 5) throw err;
-      if (ctx.io.interactive) ctx.io.err(`connection lost (${(err as Error).message}); retrying`);
-      await sleep(Math.min(1000 * 2 ** (failures - 1), 8000));
-      continue;
-    }
+    // Long-poll only while something can still happen: the server answers early on a new line or a
+    // lifecycle change.
+    const wait = opts.follow && !first && !final ? (opts.waitSeconds ?? 25) : 0;
+    const res: AgentLogsResponse = await fetchRetrying(ctx, opts.follow, sleep, () => fetchLogs(after, wait));
+    first = false;
     for (const log of res.logs) {
       ctx.io.out(formatAgentLog(agentName, log));
       after = Math.max(after, log.id);

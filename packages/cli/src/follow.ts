@@ -39,6 +39,22 @@ function transient(err: unknown): boolean {
 }
 
 /**
+ * Calls `fetch`; when following, a dropped connection or an unavailable server is retried up to five
+ * times with backoff (1 s doubling to 8 s), saying so when interactive. Build and agent logs share it.
+ */
+export async function fetchRetrying<T>(ctx: CliContext, follow: boolean, sleep: (ms: number) => Promise<void>, fetch: () => Promise<T>): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await fetch();
+    } catch (err) {
+      if (!follow || !transient(err) || failures > 5) throw err;
+      if (ctx.io.interactive) ctx.io.err(`connection lost (${(err as Error).message}); retrying`);
+      await sleep(Math.min(1000 * 2 ** (failures - 1), 8000));
+    }
+  }
+}
+
+/**
  * Prints a provisioner job's logs (`stage | line`, stdout) from the start, and with `follow` keeps
  * long-polling until the job ends. Progress (queued, running, still waiting) goes to stderr when
  * interactive, so stdout holds only log lines. A dropped connection is retried a few times. Returns
@@ -50,24 +66,14 @@ export async function printJobLogs(ctx: CliContext, fetchLogs: FetchLogs, opts: 
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const started = now();
   let after = 0;
-  let failures = 0;
   let lastState = "";
   let lastProgressAt = started;
   let drained = false;
   let first = true;
   for (;;) {
-    let res: JobLogsResponse;
-    try {
-      // The first request does not wait, so the job's state (queued, running) shows at once.
-      res = await fetchLogs(after, drained || first ? 0 : wait);
-      first = false;
-      failures = 0;
-    } catch (err) {
-      if (!opts.follow || !transient(err) || ++failures > 5) throw err;
-      if (ctx.io.interactive) ctx.io.err(`connection lost (${(err as Error).message}); retrying`);
-      await sleep(Math.min(1000 * 2 ** (failures - 1), 8000));
-      continue;
-    }
+    // The first request does not wait, so the job's state (queued, running) shows at once.
+    const res: JobLogsResponse = await fetchRetrying(ctx, opts.follow, sleep, () => fetchLogs(after, drained || first ? 0 : wait));
+    first = false;
     for (const log of res.logs) {
       // The daemon marks the start of each stage with a `== STAGE` line; the stage column says it already.
       if (log.output !== `== ${log.stage}`) ctx.io.out(formatLog(log));

@@ -165,6 +165,17 @@ export interface ParseInput {
 }
 
 /** Resolves every option from flags (highest), env, then default; throws ConfigError naming the option. */
+/**
+ * The config once the server listens: with port 0 (a port picked at listen time) and no explicit access
+ * URL, agents and links need the real port, so the derived access URL gets it.
+ */
+export function withListeningPort(config: ServerConfig, port: number): ServerConfig {
+  if (new URL(config.accessUrl).port !== "0") return config;
+  const url = new URL(config.accessUrl);
+  url.port = String(port);
+  return { ...config, accessUrl: url.origin };
+}
+
 export function parseConfig({ argv, env, home }: ParseInput): ServerConfig {
   const keys = Object.keys(OPTIONS) as OptionKey[];
   const raw = new Map<OptionKey, string>();

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
-import type { ServerConfig } from "./config.js";
+import { withListeningPort, type ServerConfig } from "./config.js";
 import { readBuildInfo } from "./build-info.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./db/embedded-postgres.js";
 import { migrate } from "./db/migrate.js";
@@ -66,8 +66,7 @@ export async function startServer({ config, logger, clock, onStage }: StartOptio
     const port = typeof addr === "object" && addr ? addr.port : config.httpAddress.port;
     const host = config.httpAddress.host.includes(":") ? `[${config.httpAddress.host}]` : config.httpAddress.host;
     const url = config.httpAddress.port === 0 ? `http://${host}:${port}` : config.accessUrl;
-    // On a port picked at listen time, agents and links need the real one (unless an access URL was given).
-    if (config.httpAddress.port === 0 && new URL(config.accessUrl).port === "0") deps.config = { ...config, accessUrl: url };
+    deps.config = withListeningPort(config, port);
     // The hung-job detector: every replica runs it; failing a job twice is a no-op.
     const hungTimer = setInterval(() => {
       failHungJobs(deps, config.provisionerHeartbeatTimeoutMs).catch((err) => logger.warn({ err }, "hung job detector"));

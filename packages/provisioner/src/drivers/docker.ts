@@ -3,10 +3,11 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { AGENT_INIT_SCRIPT, AGENT_MOUNT_PATH } from "@outpost/template/agent-init";
-import { addressOf, type DockerContainer, type DockerImage, type DockerVolume, type Resource } from "@outpost/template/resources";
+import { addressOf, type DockerContainer, type DockerVolume, type Resource } from "@outpost/template/resources";
 import type { ResourceState } from "../plan.js";
 import { abortError, checkWorkspaceId, errorMessage, specHash, throwIfAborted } from "./common.js";
-import { dockerMessage, ignoreStatus, inside, statusOf, stripMux, type DockerError } from "./docker-util.js";
+import { buildImage, deleteImage, imageTag } from "./docker-image.js";
+import { dockerMessage, ignoreStatus, statusOf, stripMux, type DockerError } from "./docker-util.js";
 import { ImageUsers } from "./docker-users.js";
 import { DriverUnavailableError, WORKSPACE_LABEL, type Driver, type DriverContext, type OrphanResource } from "./driver.js";
 
@@ -36,10 +37,6 @@ export function containerName(workspaceId: string, name: string): string {
   return `outpost-${workspaceId}-${name}`;
 }
 
-/** Image references are lowercase; resource names may not be. */
-export function imageTag(workspaceId: string, name: string): string {
-  return `outpost-${workspaceId}-${name}`.toLowerCase() + ":latest";
-}
 
 /** How long a started container must stay up for the build to count it as started. */
 const START_CHECK_MS = 150;
@@ -96,7 +93,7 @@ export class DockerDriver implements Driver {
         case "docker_volume":
           return this.createVolume(ctx, resource);
         case "docker_image":
-          return this.buildImage(ctx, resource);
+          return buildImage(this.docker, ctx, resource, this.labels(ctx, resource));
         case "docker_container":
           return this.createContainer(ctx, resource);
         default:
@@ -129,7 +126,7 @@ export class DockerDriver implements Driver {
         case "docker_volume":
           return this.deleteVolume(ctx, r.name);
         case "docker_image":
-          return this.deleteImage(ctx, r, previous.outputs);
+          return deleteImage(this.docker, ctx, r, previous.outputs);
         default:
           throw new Error(`the docker driver does not handle ${r.type}`);
       }
@@ -206,101 +203,6 @@ export class DockerDriver implements Driver {
       throw err;
     }
     ctx.log("info", `docker: removed volume ${name}`);
-  }
-
-  // --- images ---
-
-  private async buildImage(ctx: DriverContext, r: DockerImage): Promise<Record<string, unknown>> {
-    const context = inside(ctx.templateDir, r.context, "build context");
-    const dockerfile = inside(context, r.dockerfile, "Dockerfile (relative to the build context)");
-    try {
-      await fs.access(dockerfile);
-    } catch {
-      throw new Error(`docker_image.${r.name}: ${path.relative(ctx.templateDir, dockerfile) || r.dockerfile} not found in the template`);
-    }
-    const tag = imageTag(ctx.workspaceId, r.name);
-    ctx.log("info", `docker: building image ${tag} from ${path.relative(ctx.templateDir, dockerfile)}`);
-    throwIfAborted(ctx.signal);
-    const stream = await this.docker.buildImage(
-      { context, src: await fs.readdir(context) },
-      {
-        t: tag,
-        dockerfile: path.relative(context, dockerfile).split(path.sep).join("/"),
-        labels: this.labels(ctx, r),
-        ...(r.buildArgs ? { buildargs: r.buildArgs } : {}),
-        rm: true,
-        forcerm: true,
-        abortSignal: ctx.signal,
-      },
-    );
-    let failure: string | undefined;
-    let builtId: string | undefined;
-    await new Promise<void>((resolve, reject) => {
-      let pending = "";
-      const onAbort = () => {
-        (stream as unknown as { destroy?: () => void }).destroy?.();
-        reject(abortError(ctx.signal));
-      };
-      if (ctx.signal.aborted) return onAbort();
-      ctx.signal.addEventListener("abort", onAbort, { once: true });
-      const handle = (line: string) => {
-        if (!line.trim()) return;
-        let msg: { stream?: string; status?: string; error?: string; errorDetail?: { message?: string }; aux?: { ID?: string } };
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          ctx.log("info", line);
-          return;
-        }
-        if (msg.stream) for (const l of msg.stream.split(/\r?\n/)) if (l.trim()) ctx.log("info", l.trimEnd());
-        if (msg.status) ctx.log("info", msg.status);
-        if (msg.aux?.ID) builtId = msg.aux.ID;
-        if (msg.error || msg.errorDetail) {
-          failure = msg.errorDetail?.message ?? msg.error;
-          ctx.log("error", failure ?? "build failed");
-        }
-      };
-      stream.on("data", (chunk: Buffer) => {
-        pending += chunk.toString("utf8");
-        const lines = pending.split("\n");
-        pending = lines.pop() ?? "";
-        lines.forEach(handle);
-      });
-      const done = () => {
-        ctx.signal.removeEventListener("abort", onAbort);
-        handle(pending);
-        pending = "";
-        resolve();
-      };
-      stream.on("end", done);
-      stream.on("error", (err: Error) => {
-        ctx.signal.removeEventListener("abort", onAbort);
-        reject(ctx.signal.aborted ? abortError(ctx.signal) : err);
-      });
-    });
-    throwIfAborted(ctx.signal);
-    if (failure) throw new Error(`docker_image.${r.name}: build failed: ${failure}`);
-    const info = await this.docker.getImage(tag).inspect();
-    if (builtId && builtId !== info.Id) ctx.log("warn", `docker: ${tag} points at ${info.Id}, not the built ${builtId}`);
-    ctx.log("info", `docker: built image ${tag} (${info.Id.slice(0, 19)})`);
-    return { id: info.Id, tag };
-  }
-
-  private async deleteImage(ctx: DriverContext, r: DockerImage, outputs: Record<string, unknown>): Promise<void> {
-    const tag = imageTag(ctx.workspaceId, r.name);
-    const info = await ignoreStatus(this.docker.getImage(tag).inspect(), 404);
-    if (info && info.Config?.Labels?.[WORKSPACE_LABEL] === ctx.workspaceId) {
-      await ignoreStatus(this.docker.getImage(tag).remove({ abortSignal: ctx.signal } as object), 404);
-      ctx.log("info", `docker: removed image ${tag}`);
-    } else {
-      ctx.log("info", `docker: image ${tag} is already gone`);
-    }
-    // An older build of the same image that lost its tag: remove it too, if nothing else uses it.
-    const oldId = outputs.id;
-    if (typeof oldId === "string" && oldId !== info?.Id) {
-      const old = await ignoreStatus(this.docker.getImage(oldId).inspect(), 404);
-      if (old?.Config?.Labels?.[WORKSPACE_LABEL] === ctx.workspaceId) await ignoreStatus(this.docker.getImage(oldId).remove(), 404, 409);
-    }
   }
 
   // --- containers ---

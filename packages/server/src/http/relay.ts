@@ -24,6 +24,8 @@ const CLIENT_GONE_GRACE_MS = 5000;
 export interface RelayOptions {
   /** The bytes a client message stands for; throws an ApiError for a message the client may not send. */
   encodeInput(data: Buffer, isBinary: boolean): Uint8Array;
+  /** An empty binary message is the client's end-of-input (raw byte relays; a terminal has no EOF). */
+  halfClose: boolean;
   /** Called once, when the relay is over. */
   onEnd(): void;
   /** Aborted when the server closes (or the connection ended: then the grace period decides). */
@@ -74,7 +76,7 @@ export function relay(socket: LiveSocket, stream: MuxStream, opts: RelayOptions)
   const onMessage = (data: RawData, isBinary: boolean) => {
     // Raw relays: an empty binary message is the client's end-of-input (a half-close, e.g. a port
     // forward whose local client sent FIN); the agent's side goes on until it ends too.
-    if (isBinary && opts.encodeInput === rawBytes && asBuffer(data).length === 0) {
+    if (opts.halfClose && isBinary && asBuffer(data).length === 0) {
       if (!stream.isClosed) stream.end();
       return;
     }

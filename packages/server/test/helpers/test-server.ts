@@ -1,6 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { FakeClock } from "../../src/clock.js";
-import { parseConfig, type ServerConfig } from "../../src/config.js";
+import { parseConfig, withListeningPort, type ServerConfig } from "../../src/config.js";
 import { buildApp, closeApp } from "../../src/http/app.js";
 import { allRoutes } from "../../src/http/routes.js";
 import { silentLogger } from "../../src/logger.js";
@@ -55,8 +55,7 @@ export async function createTestServer(opts: TestServerOptions = {}): Promise<Te
     url = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
     // What agents and messages should name: the port actually bound.
     if (!opts.env?.OUTPOST_ACCESS_URL) config.accessUrl = url;
-    // Agents started by tests dial the access URL: the real port, unless the test chose one.
-    if (new URL(config.accessUrl).port === "0") deps.config = { ...config, accessUrl: url };
+    deps.config = withListeningPort(config, typeof addr === "object" && addr ? addr.port : 0);
   } else {
     await app.ready();
   }

@@ -35,7 +35,7 @@ async function open(conn: AgentConnection, kind: string, signal: AbortSignal, in
 function startRelay(deps: Deps, socket: LiveSocket, { conn, stream, adopt }: Opened, signal: AbortSignal, pty: boolean): void {
   adopt();
   const release = deps.agentConns.trackRelay(conn.workspaceId);
-  relay(socket, stream, { encodeInput: pty ? ptyInput : rawBytes, onEnd: release, signal });
+  relay(socket, stream, { encodeInput: pty ? ptyInput : rawBytes, halfClose: !pty, onEnd: release, signal });
 }
 
 export const agentConnectRoutes: RouteDef[] = [
