@@ -7,16 +7,9 @@
 // and then a close with code 4000+status.
 import type { Readable, Writable } from "node:stream";
 import { Writable as WritableStream } from "node:stream";
+import { SESSION_TOKEN_HEADER, workspaceConnectPath } from "@outpost/sdk/wire-names";
 import { ConnectFailed, connectWebSocket, UpgradeRefused, type WsConnection } from "./ws-client.js";
 import type { WorkspaceTarget } from "./workspace-target.js";
-
-/** = SESSION_TOKEN_HEADER in @outpost/sdk/auth (a zod module); a unit test keeps them equal. */
-export const SESSION_TOKEN_HEADER = "Outpost-Session-Token";
-
-/** = workspaceConnectPath in @outpost/sdk/agents (a zod module); a unit test keeps them equal. */
-export function workspaceConnectPath(user: string, workspace: string): string {
-  return `/api/v2/users/${encodeURIComponent(user)}/workspaces/${encodeURIComponent(workspace)}/connect`;
-}
 
 export type RelayKind = { kind: "ssh" } | { kind: "tcp"; port: number };
 

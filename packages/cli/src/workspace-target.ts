@@ -8,15 +8,12 @@
 // hold a dot: so the first "." ends the workspace and "--" can only separate the owner. Without OWNER
 // the workspace is the caller's own ("me"). This file must stay zod-free: `ssh --stdio` parses its
 // host with it on every SSH connection, and loading zod costs more than the rest of the start.
+import { AGENT_NAME_PATTERN, NAME_PATTERN } from "@outpost/sdk/wire-names";
 import { CliError } from "./context.js";
 
 export const HOST_PREFIX = "outpost.";
 export const OWNER_SEPARATOR = "--";
 
-/** The sdk's NAME_PATTERN (usernames, workspace names); a unit test keeps them equal. */
-export const NAME_RE = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/;
-/** The template's agent name rule (AgentSpecSchema.name); a unit test keeps them equal. */
-export const AGENT_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
 export interface WorkspaceTarget {
   /** "me" or a username. */
@@ -33,9 +30,9 @@ function invalid(value: string, why: string): CliError {
 }
 
 function checked(value: string, owner: string, name: string, agent: string | undefined): WorkspaceTarget {
-  if (owner !== "me" && !NAME_RE.test(owner)) throw invalid(value, `owner ${JSON.stringify(owner)} is not a username (lowercase letters, digits and single dashes)`);
-  if (!NAME_RE.test(name)) throw invalid(value, `${JSON.stringify(name)} is not a workspace name (lowercase letters, digits and single dashes, at most 32)`);
-  if (agent !== undefined && !AGENT_NAME_RE.test(agent)) throw invalid(value, `${JSON.stringify(agent)} is not an agent name (lowercase letters, digits and dashes)`);
+  if (owner !== "me" && !NAME_PATTERN.test(owner)) throw invalid(value, `owner ${JSON.stringify(owner)} is not a username (lowercase letters, digits and single dashes)`);
+  if (!NAME_PATTERN.test(name)) throw invalid(value, `${JSON.stringify(name)} is not a workspace name (lowercase letters, digits and single dashes, at most 32)`);
+  if (agent !== undefined && !AGENT_NAME_PATTERN.test(agent)) throw invalid(value, `${JSON.stringify(agent)} is not an agent name (lowercase letters, digits and dashes)`);
   return agent === undefined ? { owner, name } : { owner, name, agent };
 }
 

@@ -155,9 +155,7 @@ export const AgentParamSchema = z.strictObject({ agent: z.string().uuid("must be
  * `{"type":"error","error":{"code":"BAD_GATEWAY",...}}` and closes 4502; the agent going away: UNAVAILABLE
  * and 4503; server shutdown: 1001. Every relay counts as use of the workspace.
  */
-export const agentConnectPath = (agentId: string): string => `/api/v2/workspaceagents/${encodeURIComponent(agentId)}/connect`;
-/** The same by names, so `outpost ssh --stdio` needs one request: `?agent=NAME` picks one of several. */
-export const workspaceConnectPath = (user: string, workspace: string): string => `/api/v2/users/${encodeURIComponent(user)}/workspaces/${encodeURIComponent(workspace)}/connect`;
+export { agentConnectPath, workspaceConnectPath } from "./wire-names.js";
 export const ConnectQuerySchema = z.strictObject({
   kind: z.enum(["ssh", "tcp"]),
   port: z.coerce.number().int().min(1, "must be a TCP port (1-65535)").max(65535, "must be a TCP port (1-65535)").optional(),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export const SESSION_TOKEN_HEADER = "Outpost-Session-Token";
+export { SESSION_TOKEN_HEADER } from "./wire-names.js";
 export const SESSION_COOKIE = "outpost_session_token";
 /** Browsers send this header on state-changing requests made with the session cookie; a cross-site form cannot. */
 export const CSRF_HEADER = "X-Outpost-CSRF";

@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { NAME_PATTERN } from "./wire-names.js";
 
 /** Usernames and other resource names: lowercase letters, digits and single dashes, like Coder's name rule. */
-export const NAME_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/;
+export { NAME_PATTERN };
 
 export const usernameSchema = z
   .string()

@@ -1,3 +1,4 @@
+import { AGENT_NAME_PATTERN } from "@outpost/sdk/wire-names";
 import { z } from "zod";
 
 /** An app the agent serves, proxied by the server (see the apps issue). */
@@ -24,7 +25,7 @@ export const MetadataItemSchema = z.strictObject({
 export type MetadataItem = z.input<typeof MetadataItemSchema>;
 
 export const AgentSpecSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/, "must be lowercase letters, digits and dashes"),
+  name: z.string().regex(AGENT_NAME_PATTERN, "must be lowercase letters, digits and dashes"),
   os: z.enum(["linux"]),
   arch: z.enum(["amd64", "arm64"]),
   dir: z.string().max(1024).optional(),
